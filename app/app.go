@@ -1,0 +1,393 @@
+// Package app assembles the checkout from its parts (store, Banq client or built-in sandbox,
+// domain service, live hub, handlers) and runs it until its context ends. main and the
+// end-to-end tests and benchmarks start the same App.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/banq/sandbox"
+	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/handlers"
+	"github.com/banq-checkout/checkout/live"
+	"github.com/banq-checkout/checkout/store"
+)
+
+// DemoEmail is the sandbox demo merchant's login.
+const DemoEmail = "demo@checkout.test"
+
+// App is the running checkout.
+type App struct {
+	cfg     Config
+	log     *slog.Logger
+	DB      *store.DB
+	Banq    *banq.Client
+	Sandbox *sandbox.Running // nil with real Banq
+	Hub     *live.Hub
+	Service *checkout.Service
+	Echo    *echo.Echo
+
+	ln            net.Listener
+	url           string
+	secrets       atomic.Pointer[[]string]
+	workerRunning atomic.Bool
+	merchantBanq  string
+}
+
+// New opens the database, starts the sandbox when no Banq credentials are configured, registers
+// the webhook with Banq, and prepares the HTTP server on cfg.Addr (listening, not yet serving).
+func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*App, error) {
+	a := &App{cfg: cfg, log: log, Hub: live.NewHub()}
+	started := false
+	defer func() {
+		if !started {
+			a.close()
+		}
+	}()
+	var err error
+	if a.DB, err = store.Open(ctx, cfg.DB); err != nil {
+		return nil, err
+	}
+	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("listen on CHECKOUT_ADDR %s: %w", cfg.Addr, err)
+	}
+	a.url = cfg.PublicURL
+	if a.url == "" {
+		a.url = "http://" + browsable(a.ln.Addr().String())
+	}
+
+	bc := banq.Config{APIURL: cfg.BanqAPIURL, AuthURL: cfg.BanqAuthURL, ClientID: cfg.BanqClientID,
+		Username: cfg.BanqUsername, Password: cfg.BanqPassword, CompanyID: cfg.BanqCompanyID, Logger: log}
+	if cfg.Sandbox() {
+		sbDB := cfg.SandboxDB
+		if sbDB == "" {
+			sbDB = filepath.Join(filepath.Dir(cfg.DB), "sandbox.db")
+		}
+		a.Sandbox, err = sandbox.Start(context.WithoutCancel(ctx), cfg.SandboxAddr, sandbox.Config{
+			DBPath: sbDB, StepDelay: cfg.SandboxStepDelay, Logger: log.With("component", "sandbox"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("start the Banq sandbox on SANDBOX_ADDR %s: %w", cfg.SandboxAddr, err)
+		}
+		bc.APIURL, bc.AuthURL = a.Sandbox.URL, a.Sandbox.URL
+		bc.ClientID, bc.Username, bc.Password = sandbox.DefaultClientID, sandbox.DefaultUsername, sandbox.DefaultPassword
+	}
+	if a.Banq, err = banq.New(bc); err != nil {
+		return nil, err
+	}
+
+	secret := cfg.WebhookSecret
+	if secret == "" {
+		if secret, err = a.DB.SettingOrInit(ctx, "webhook_secret", randomHex); err != nil {
+			return nil, err
+		}
+	}
+	secrets := []string{secret}
+	if cfg.WebhookSecretPrev != "" {
+		secrets = append(secrets, cfg.WebhookSecretPrev)
+	}
+	a.secrets.Store(&secrets)
+
+	sessionKeys, err := a.sessionKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	if err := a.registerWebhook(ctx, secret); err != nil {
+		if !cfg.Sandbox() {
+			// Real Banq may be briefly away: keep trying in the background; /readyz tells.
+			log.Error("register webhook with Banq; retrying in the background", "err", err)
+			go a.registerLater(ctx, secret)
+		} else {
+			return nil, err
+		}
+	}
+
+	a.Service = checkout.New(checkout.Config{
+		MerchantBanq:   a.merchantBanq,
+		RecoverAfter:   cfg.RecoverAfter,
+		ReconcileAfter: cfg.ReconcileAfter,
+		Logger:         log,
+	}, a.DB, a.Banq, a.Hub)
+
+	merchant := cfg.MerchantName
+	if merchant == "" {
+		merchant = "Demo Shop"
+	}
+	h := handlers.New(handlers.Config{
+		PublicURL:      a.url,
+		MerchantName:   merchant,
+		MerchantBanq:   a.merchantBanq,
+		Sandbox:        cfg.Sandbox(),
+		SandboxURL:     a.sandboxURL(),
+		WebhookSecrets: func() []string { return *a.secrets.Load() },
+		SessionKeys:    sessionKeys,
+		Ready:          a.ready,
+		Logger:         log,
+	}, a.DB, a.Service, a.Banq, a.Hub)
+	a.Echo = echo.New()
+	a.Echo.HideBanner, a.Echo.HidePort = true, true
+	h.Routes(a.Echo)
+
+	if cfg.Sandbox() {
+		if err := a.announceDemo(ctx, stdout); err != nil {
+			return nil, err
+		}
+	}
+	started = true
+	return a, nil
+}
+
+func (a *App) sandboxURL() string {
+	if a.Sandbox == nil {
+		return ""
+	}
+	return a.Sandbox.URL
+}
+
+// URL is the app's base URL (CHECKOUT_PUBLIC_URL, or the listener's).
+func (a *App) URL() string { return a.url }
+
+// browsable turns a wildcard listen address into one a browser on this machine can open.
+func browsable(addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func randomHex() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// sessionKeys derives the cookie hash and encryption keys from CHECKOUT_SESSION_KEY (and the
+// previous key while rotating), or from a key generated and kept in the database in sandbox mode.
+func (a *App) sessionKeys(ctx context.Context) ([][]byte, error) {
+	key := a.cfg.SessionKey
+	if key == "" {
+		var err error
+		if key, err = a.DB.SettingOrInit(ctx, "session_key", randomHex); err != nil {
+			return nil, err
+		}
+	}
+	derive := func(k string) [][]byte {
+		hash := sha256.Sum256([]byte("checkout session hash\x00" + k))
+		block := sha256.Sum256([]byte("checkout session block\x00" + k))
+		return [][]byte{hash[:], block[:]}
+	}
+	keys := derive(key)
+	if a.cfg.SessionOld != "" {
+		keys = append(keys, derive(a.cfg.SessionOld)...)
+	}
+	return keys, nil
+}
+
+// registerWebhook learns the merchant's account space and banq and points Banq's webhooks at us.
+func (a *App) registerWebhook(ctx context.Context, secret string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	me, err := a.Banq.Me(ctx)
+	if err != nil {
+		return fmt.Errorf("ask Banq who we are: %w", err)
+	}
+	if len(me.AccountSpaces) == 0 {
+		return errors.New("the Banq user has no account space")
+	}
+	space := me.AccountSpaces[0]
+	a.merchantBanq = a.cfg.BanqMerchantBanq
+	for _, b := range me.BanqAccounts {
+		if a.merchantBanq == "" && b.AccountSpaceID == space.ID {
+			a.merchantBanq = b.GUID
+		}
+	}
+	if a.merchantBanq == "" {
+		return errors.New("the Banq user has no banq to be paid into; set BANQ_MERCHANT_BANQ")
+	}
+	err = a.Banq.SetWebhookConfig(ctx, space.ID, banq.WebhookConfig{
+		URL: a.webhookURL(), Enabled: true, RetryCount: 8,
+		WebHookTypes: []banq.ResourceType{"payment", "transaction"}, SharedSecret: secret,
+	})
+	if err != nil {
+		return fmt.Errorf("set the webhook config: %w", err)
+	}
+	a.log.Info("webhook registered with Banq", "url", a.webhookURL(), "account_space", space.ID)
+	return nil
+}
+
+func (a *App) webhookURL() string {
+	if a.cfg.PublicURL == "" {
+		// Without a public URL Banq can only be the local sandbox: use loopback.
+		_, port, _ := net.SplitHostPort(a.ln.Addr().String())
+		return "http://127.0.0.1:" + port + "/webhooks/banq"
+	}
+	return a.url + "/webhooks/banq"
+}
+
+func (a *App) registerLater(ctx context.Context, secret string) {
+	for d := 5 * time.Second; ; d = min(2*d, 5*time.Minute) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d):
+		}
+		if err := a.registerWebhook(ctx, secret); err == nil {
+			return
+		} else {
+			a.log.Error("register webhook with Banq", "err", err)
+		}
+	}
+}
+
+// announceDemo makes sure the sandbox demo login exists and prints it until its password is
+// changed.
+func (a *App) announceDemo(ctx context.Context, stdout io.Writer) error {
+	password, err := a.DB.SettingOrInit(ctx, "demo_password", func() (string, error) {
+		h, err := randomHex()
+		return h[:16], err
+	})
+	if err != nil {
+		return err
+	}
+	u, err := a.DB.UserByEmail(ctx, DemoEmail)
+	if checkout.ErrorCode(err) == checkout.ENotFound {
+		hash, herr := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+		if herr != nil {
+			return herr
+		}
+		u, err = a.DB.CreateUser(ctx, checkout.User{Email: DemoEmail, PasswordHash: hash, Demo: true})
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nBanq checkout, SANDBOX MODE: payments go to the built-in Banq sandbox, no real money.\n")
+	fmt.Fprintf(stdout, "  Checkout:        %s\n", a.url)
+	fmt.Fprintf(stdout, "  Payer's app:     %s/sandbox/\n", a.Sandbox.URL)
+	if u.Demo {
+		fmt.Fprintf(stdout, "  Demo login:      %s / %s   (change it under Account)\n\n", DemoEmail, password)
+	} else {
+		fmt.Fprintf(stdout, "  Demo login:      %s (password changed)\n\n", DemoEmail)
+	}
+	return nil
+}
+
+// ready reports whether the database is writable, Banq answers its token endpoint and the
+// webhook worker runs.
+func (a *App) ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := a.DB.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if _, err := a.Banq.Token(ctx); err != nil {
+		return fmt.Errorf("banq: %w", err)
+	}
+	if !a.workerRunning.Load() {
+		return errors.New("webhook worker not running")
+	}
+	return nil
+}
+
+// Run serves until ctx ends, then shuts down in order: streams are told to reconnect and
+// closed, the server stops accepting and drains, the webhook worker finishes its current items,
+// and the database closes. It returns nil after a clean shutdown.
+func (a *App) Run(ctx context.Context) error {
+	srv := &http.Server{
+		Handler:           a.Echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second, // lifted per stream
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		a.workerRunning.Store(true)
+		defer a.workerRunning.Store(false)
+		a.Service.RunWorker(workCtx)
+	}()
+	go func() {
+		defer wg.Done()
+		a.Service.RunReconciler(workCtx, a.cfg.ReconcileInterval)
+	}()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(a.ln) }()
+	a.log.Info("checkout listening", "url", a.url, "sandbox", a.cfg.Sandbox())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+	}
+	a.log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	a.Hub.Close()
+	if serr := srv.Shutdown(shutCtx); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	stopWork()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, a.close())
+}
+
+func (a *App) close() error {
+	var errs []error
+	if a.ln != nil {
+		a.ln.Close()
+	}
+	if a.Sandbox != nil {
+		errs = append(errs, a.Sandbox.Close())
+	}
+	if a.DB != nil {
+		errs = append(errs, a.DB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// NewLogger returns the app's logger: JSON when format is "json" or stdout is no terminal.
+func NewLogger(w io.Writer, format, level string) *slog.Logger {
+	var lv slog.Level
+	lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

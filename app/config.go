@@ -1,0 +1,157 @@
+package app
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole deployment's configuration. Each field comes from an environment variable,
+// and a flag of the same meaning may override it.
+type Config struct {
+	Addr         string // CHECKOUT_ADDR
+	DB           string // CHECKOUT_DB
+	PublicURL    string // CHECKOUT_PUBLIC_URL
+	SessionKey   string // CHECKOUT_SESSION_KEY (and CHECKOUT_SESSION_KEY_PREVIOUS while rotating)
+	SessionOld   string
+	MerchantName string // CHECKOUT_MERCHANT_NAME
+
+	BanqAPIURL        string // BANQ_API_URL
+	BanqAuthURL       string // BANQ_AUTH_URL
+	BanqClientID      string // BANQ_CLIENT_ID
+	BanqUsername      string // BANQ_USERNAME
+	BanqPassword      string // BANQ_PASSWORD
+	BanqCompanyID     string // BANQ_COMPANY_ID
+	BanqMerchantBanq  string // BANQ_MERCHANT_BANQ: destination banq guid; default the first of users/me
+	WebhookSecret     string // BANQ_WEBHOOK_SECRET: generated and stored when unset
+	WebhookSecretPrev string // BANQ_WEBHOOK_SECRET_PREVIOUS: still accepted while rotating
+
+	SandboxAddr      string        // SANDBOX_ADDR
+	SandboxDB        string        // SANDBOX_DB
+	SandboxStepDelay time.Duration // SANDBOX_STEP_DELAY
+
+	ReconcileAfter    time.Duration // CHECKOUT_RECONCILE_AFTER
+	ReconcileInterval time.Duration // CHECKOUT_RECONCILE_INTERVAL
+	RecoverAfter      time.Duration // CHECKOUT_RECOVER_AFTER
+	ShutdownTimeout   time.Duration // CHECKOUT_SHUTDOWN_TIMEOUT
+	LogFormat         string        // CHECKOUT_LOG_FORMAT: json, text, or "" for text on a terminal
+	LogLevel          string        // CHECKOUT_LOG_LEVEL
+}
+
+// Sandbox reports whether the app runs on the built-in sandbox: it does unless Banq
+// credentials are configured.
+func (c Config) Sandbox() bool {
+	return c.BanqClientID == "" && c.BanqUsername == "" && c.BanqPassword == ""
+}
+
+// ParseConfig reads the configuration from getenv and args (flags override variables). Invalid
+// values return an error that names the variable.
+func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	env := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	var c Config
+	var errs []string
+	dur := func(name string, def time.Duration) time.Duration {
+		v := env(name, "")
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Sprintf("%s=%q is not a duration like 30s or 5m", name, v))
+			return def
+		}
+		return d
+	}
+	fs := flag.NewFlagSet("checkout", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", env("CHECKOUT_ADDR", ":8080"), "listen address (CHECKOUT_ADDR)")
+	fs.StringVar(&c.DB, "db", env("CHECKOUT_DB", "./data/checkout.db"), "SQLite database file (CHECKOUT_DB)")
+	fs.StringVar(&c.PublicURL, "public-url", env("CHECKOUT_PUBLIC_URL", ""), "public base URL for links and webhooks (CHECKOUT_PUBLIC_URL)")
+	fs.StringVar(&c.MerchantName, "merchant-name", env("CHECKOUT_MERCHANT_NAME", ""), "merchant name on payment pages (CHECKOUT_MERCHANT_NAME)")
+	fs.StringVar(&c.BanqAPIURL, "banq-api-url", env("BANQ_API_URL", ""), "Banq API base URL (BANQ_API_URL)")
+	fs.StringVar(&c.BanqAuthURL, "banq-auth-url", env("BANQ_AUTH_URL", ""), "Banq auth base URL (BANQ_AUTH_URL)")
+	fs.StringVar(&c.SandboxAddr, "sandbox-addr", env("SANDBOX_ADDR", "127.0.0.1:8081"), "sandbox listen address (SANDBOX_ADDR)")
+	c.SandboxDB = env("SANDBOX_DB", "")
+	c.SessionKey = env("CHECKOUT_SESSION_KEY", "")
+	c.SessionOld = env("CHECKOUT_SESSION_KEY_PREVIOUS", "")
+	c.BanqClientID = env("BANQ_CLIENT_ID", "")
+	c.BanqUsername = env("BANQ_USERNAME", "")
+	c.BanqPassword = getenv("BANQ_PASSWORD")
+	c.BanqCompanyID = env("BANQ_COMPANY_ID", "")
+	c.BanqMerchantBanq = env("BANQ_MERCHANT_BANQ", "")
+	c.WebhookSecret = getenv("BANQ_WEBHOOK_SECRET")
+	c.WebhookSecretPrev = getenv("BANQ_WEBHOOK_SECRET_PREVIOUS")
+	c.SandboxStepDelay = dur("SANDBOX_STEP_DELAY", 700*time.Millisecond)
+	c.ReconcileAfter = dur("CHECKOUT_RECONCILE_AFTER", 30*time.Second)
+	c.ReconcileInterval = dur("CHECKOUT_RECONCILE_INTERVAL", time.Second)
+	c.RecoverAfter = dur("CHECKOUT_RECOVER_AFTER", 10*time.Second)
+	c.ShutdownTimeout = dur("CHECKOUT_SHUTDOWN_TIMEOUT", 10*time.Second)
+	c.LogFormat = env("CHECKOUT_LOG_FORMAT", "")
+	c.LogLevel = env("CHECKOUT_LOG_LEVEL", "info")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Sprintf("CHECKOUT_ADDR=%q is not host:port", c.Addr))
+	}
+	if _, _, err := net.SplitHostPort(c.SandboxAddr); err != nil {
+		errs = append(errs, fmt.Sprintf("SANDBOX_ADDR=%q is not host:port", c.SandboxAddr))
+	}
+	if c.PublicURL != "" && !absoluteHTTP(c.PublicURL) {
+		errs = append(errs, fmt.Sprintf("CHECKOUT_PUBLIC_URL=%q is not an absolute http(s) URL", c.PublicURL))
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	switch c.LogFormat {
+	case "", "json", "text":
+	default:
+		errs = append(errs, fmt.Sprintf("CHECKOUT_LOG_FORMAT=%q must be json or text", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Sprintf("CHECKOUT_LOG_LEVEL=%q must be debug, info, warn or error", c.LogLevel))
+	}
+	if !c.Sandbox() {
+		for name, v := range map[string]string{"BANQ_API_URL": c.BanqAPIURL, "BANQ_AUTH_URL": c.BanqAuthURL,
+			"BANQ_CLIENT_ID": c.BanqClientID, "BANQ_USERNAME": c.BanqUsername, "BANQ_PASSWORD": c.BanqPassword} {
+			if v == "" {
+				errs = append(errs, name+" is required when Banq credentials are set (unset all BANQ_* for the sandbox)")
+			}
+		}
+		for name, v := range map[string]string{"BANQ_API_URL": c.BanqAPIURL, "BANQ_AUTH_URL": c.BanqAuthURL} {
+			if v != "" && !absoluteHTTP(v) {
+				errs = append(errs, fmt.Sprintf("%s=%q is not an absolute http(s) URL", name, v))
+			}
+		}
+		if c.SessionKey == "" {
+			errs = append(errs, "CHECKOUT_SESSION_KEY is required outside sandbox mode (32+ random bytes, e.g. `openssl rand -hex 32`)")
+		}
+		if c.PublicURL == "" {
+			errs = append(errs, "CHECKOUT_PUBLIC_URL is required outside sandbox mode (Banq must reach the webhook)")
+		}
+	}
+	if c.SessionKey != "" && len(c.SessionKey) < 32 {
+		errs = append(errs, "CHECKOUT_SESSION_KEY must be at least 32 characters")
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+func absoluteHTTP(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,331 @@
+package checkout
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/banq-checkout/checkout/banq"
+)
+
+// Store is what the checkout needs from persistence (store.DB implements it).
+type Store interface {
+	CreateOrder(ctx context.Context, o Order, first Event) (Order, error)
+	Order(ctx context.Context, id int64) (Order, error)
+	OrderForPayment(ctx context.Context, paymentID, externalOrderCode string) (Order, error)
+	UpdateOrder(ctx context.Context, id int64, fn func(*Order) (Change, error)) (Update, error)
+	DueOrders(ctx context.Context, now time.Time, limit int) ([]Order, error)
+	InsertWebhook(ctx context.Context, w InboxWebhook) (bool, error)
+	PendingWebhooks(ctx context.Context, now time.Time, limit int) ([]InboxWebhook, error)
+	FinishWebhook(ctx context.Context, w InboxWebhook) error
+}
+
+// Banq is what the checkout needs from the Banq API (banq.Client implements it).
+type Banq interface {
+	CreateGetPaidDirect(ctx context.Context, p banq.CreatePayment, idempotencyKey string) (banq.Payment, error)
+	Payment(ctx context.Context, id string) (banq.Payment, error)
+	Transactions(ctx context.Context, q banq.TransactionQuery) (banq.Page[banq.Transaction], error)
+	Transaction(ctx context.Context, id string) (banq.Transaction, error)
+}
+
+// Publisher receives every committed change (live.Hub implements it).
+type Publisher interface {
+	Publish(Update)
+}
+
+// Config tunes the service; zero values take the defaults.
+type Config struct {
+	MerchantBanq   string        // the destination banq of every payment
+	CreateTimeout  time.Duration // bound on the create call made while the merchant waits; 15s
+	RecoverAfter   time.Duration // a create not confirmed by then is retried with the same key; 10s
+	ReconcileAfter time.Duration // Banq is asked about an order this long after its last news; 30s
+	ReconcileMax   time.Duration // the longest wait between two such questions; 10m
+	WebhookRetries int           // attempts at one webhook before it is marked failed; 10
+	Workers        int           // webhooks processed at once; 4
+	Now            func() time.Time
+	Logger         *slog.Logger
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.CreateTimeout, 15*time.Second)
+	def(&c.RecoverAfter, 10*time.Second)
+	def(&c.ReconcileAfter, 30*time.Second)
+	def(&c.ReconcileMax, 10*time.Minute)
+	if c.WebhookRetries <= 0 {
+		c.WebhookRetries = 10
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Service is the checkout's domain logic.
+type Service struct {
+	cfg   Config
+	store Store
+	banq  Banq
+	pub   Publisher
+	log   *slog.Logger
+	wake  chan struct{}
+	locks [64]sync.Mutex
+	seed  maphash.Seed
+}
+
+// New returns a service over its collaborators.
+func New(cfg Config, st Store, b Banq, pub Publisher) *Service {
+	cfg.defaults()
+	return &Service{cfg: cfg, store: st, banq: b, pub: pub, log: cfg.Logger,
+		wake: make(chan struct{}, 1), seed: maphash.MakeSeed()}
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now() }
+
+func (s *Service) publish(up Update) {
+	if up.Order.ID != 0 && len(up.Events) > 0 {
+		s.pub.Publish(up)
+	}
+}
+
+// lock serialises fetch-and-apply for one Banq payment, so a slower fetch never overwrites what
+// a newer one saw.
+func (s *Service) lock(paymentID string) func() {
+	m := &s.locks[maphash.String(s.seed, paymentID)%uint64(len(s.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// NewOrder is a validated order request.
+type NewOrder struct {
+	Amount       banq.Money
+	Description  string
+	CustomerBanq string
+	CustomerName string
+	CreatedBy    int64
+}
+
+// Limits of an order's fields.
+const (
+	MaxDescription = 500
+	MaxName        = 200
+)
+
+// ParseNewOrder validates the fields of the new-order form. It returns an *Error with code
+// EInvalid and a message per field ("amount", "description", "customer") when any is wrong.
+func ParseNewOrder(amount, description, customerBanq, customerName string) (NewOrder, error) {
+	fields := map[string]string{}
+	var n NewOrder
+	m, err := banq.ParseMoney(amount)
+	switch {
+	case errors.Is(err, banq.ErrMoneyEmpty):
+		fields["amount"] = "Enter the amount to charge."
+	case errors.Is(err, banq.ErrMoneyNegative):
+		fields["amount"] = "The amount must be more than zero."
+	case errors.Is(err, banq.ErrMoneyPrecision):
+		fields["amount"] = "Use at most two decimals, like 12.50."
+	case errors.Is(err, banq.ErrMoneyTooLarge):
+		fields["amount"] = "The amount can be at most " + banq.MaxMoney.Display() + "."
+	case err != nil:
+		fields["amount"] = "Enter the amount as a number, like 12.50."
+	case m == 0:
+		fields["amount"] = "The amount must be more than zero."
+	}
+	n.Amount = m
+	n.Description = strings.TrimSpace(description)
+	switch l := len([]rune(n.Description)); {
+	case l == 0:
+		fields["description"] = "Say what the payment is for; the customer sees it."
+	case l > MaxDescription:
+		fields["description"] = fmt.Sprintf("Keep the description under %d characters (it has %d).", MaxDescription, l)
+	}
+	n.CustomerBanq = strings.TrimSpace(customerBanq)
+	n.CustomerName = strings.TrimSpace(customerName)
+	switch {
+	case n.CustomerBanq == "":
+		fields["customer"] = "Choose the customer's banq."
+	case len(n.CustomerBanq) > 100 || len([]rune(n.CustomerName)) > MaxName:
+		fields["customer"] = "That customer is not valid; choose again."
+	}
+	if n.CustomerName == "" {
+		n.CustomerName = n.CustomerBanq
+	}
+	if len(fields) > 0 {
+		return n, &Error{Code: EInvalid, Message: "Please correct the highlighted fields.", Fields: fields}
+	}
+	return n, nil
+}
+
+func newToken() string {
+	b := make([]byte, 24) // 192 bits
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// CreateOrder stores a new order with its idempotency key, then asks Banq to get it paid. The
+// order is committed before Banq is called, so a crash or timeout in between loses nothing: the
+// reconciler sends it again with the same key. When Banq cannot be reached the order is returned
+// with an EUnavailable error; when Banq refuses it, the order is rejected and the error is
+// EInvalid with Banq's message.
+func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
+	now := s.now()
+	o := Order{
+		Token:          newToken(),
+		IdempotencyKey: uuid.NewString(),
+		Amount:         n.Amount,
+		Description:    n.Description,
+		CustomerBanq:   n.CustomerBanq,
+		CustomerName:   n.CustomerName,
+		State:          StateCreating,
+		CreatedBy:      n.CreatedBy,
+		NextCheckAt:    now.Add(s.cfg.RecoverAfter),
+	}
+	o, err := s.store.CreateOrder(ctx, o, Event{Kind: EventCreated, State: StateCreating,
+		Message: fmt.Sprintf("Order created: %s from %s.", o.Amount.Display(), o.CustomerName)})
+	if err != nil {
+		return Order{}, err
+	}
+	s.pub.Publish(Update{Order: o})
+	return s.send(ctx, o)
+}
+
+// RetryCreate sends a creating order to Banq again, with its original idempotency key.
+func (s *Service) RetryCreate(ctx context.Context, id int64) (Order, error) {
+	o, err := s.store.Order(ctx, id)
+	if err != nil {
+		return Order{}, err
+	}
+	if o.State != StateCreating {
+		return o, nil
+	}
+	return s.send(ctx, o)
+}
+
+func (s *Service) send(ctx context.Context, o Order) (Order, error) {
+	callCtx, cancel := context.WithTimeout(ctx, s.cfg.CreateTimeout)
+	defer cancel()
+	p, err := s.banq.CreateGetPaidDirect(callCtx, banq.CreatePayment{
+		Destination:       banq.BanqRef{BanqGUID: s.cfg.MerchantBanq},
+		Source:            &banq.BanqRef{BanqGUID: o.CustomerBanq},
+		Funds:             o.Amount,
+		Comment:           o.Description,
+		ExternalOrderCode: o.IdempotencyKey,
+		Frequency:         banq.FrequencyOnce,
+	}, o.IdempotencyKey)
+	// What Banq said must be recorded even if the merchant's request is gone.
+	ctx = context.WithoutCancel(ctx)
+	if err != nil {
+		return s.sendFailed(ctx, o, err)
+	}
+	up, uerr := s.store.UpdateOrder(ctx, o.ID, func(o *Order) (Change, error) {
+		ch := Change{Payment: &p, Events: []Event{{Kind: EventRequestSent,
+			Message: "Payment request sent to the customer's Banq app."}}}
+		if o.PaymentID == "" {
+			o.PaymentID = p.ID
+		}
+		o.CreateError = ""
+		o.CreateAttempts++
+		if o.State == StateCreating {
+			o.State = StateWaiting
+			ch.Events[0].State = StateWaiting
+			o.NextCheckAt = s.now().Add(s.cfg.ReconcileAfter)
+		}
+		return ch, nil
+	})
+	if uerr != nil {
+		return o, uerr
+	}
+	s.publish(up)
+	return up.Order, nil
+}
+
+func (s *Service) sendFailed(ctx context.Context, o Order, cause error) (Order, error) {
+	temporary := banq.Temporary(cause) || errors.Is(cause, context.DeadlineExceeded) || errors.Is(cause, context.Canceled)
+	var be *banq.Error
+	errors.As(cause, &be)
+	var out *Error
+	if temporary {
+		out = &Error{Code: EUnavailable, Err: cause, Message: "Banq did not answer in time. The order is saved and " +
+			"will be sent again with the same key, so the customer can never be charged twice. Retry now, or wait."}
+	} else {
+		msg := "Banq refused the payment request."
+		if be != nil && be.Message != "" {
+			msg = "Banq refused the payment request: " + be.Message
+		}
+		out = &Error{Code: EInvalid, Err: cause, Message: msg, Fields: banqFields(be)}
+	}
+	s.log.Warn("create payment failed", "order_id", o.ID, "temporary", temporary, "err", cause)
+	up, err := s.store.UpdateOrder(ctx, o.ID, func(o *Order) (Change, error) {
+		if o.State != StateCreating {
+			return Change{}, ErrNoChange // a webhook or another attempt got there first
+		}
+		o.CreateAttempts++
+		o.CreateError = out.Message
+		if temporary {
+			o.NextCheckAt = s.now().Add(backoff(s.cfg.RecoverAfter, s.cfg.ReconcileMax, o.CreateAttempts-1))
+			return Change{Events: []Event{{Kind: EventRequestFailed, Message: out.Message}}}, nil
+		}
+		o.State = StateRejected
+		o.NextCheckAt = time.Time{}
+		return Change{Events: []Event{{Kind: EventState, State: StateRejected, Message: out.Message}}}, nil
+	})
+	if err != nil {
+		return o, err
+	}
+	s.publish(up)
+	if up.Order.State != StateCreating && up.Order.State != StateRejected {
+		return up.Order, nil // it went through after all
+	}
+	return up.Order, out
+}
+
+// banqFields maps Banq's field errors onto the new-order form's fields.
+func banqFields(be *banq.Error) map[string]string {
+	if be == nil || len(be.Fields) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for field, msgs := range be.Fields {
+		f := strings.ToLower(field)
+		name := ""
+		switch {
+		case strings.HasPrefix(f, "funds"):
+			name = "amount"
+		case strings.HasPrefix(f, "comment"):
+			name = "description"
+		case strings.HasPrefix(f, "source"):
+			name = "customer"
+		}
+		if name != "" && len(msgs) > 0 {
+			out[name] = "Banq says: " + strings.Join(msgs, " ")
+		}
+	}
+	return out
+}
+
+// backoff is base doubled per attempt (0 first), capped at max.
+func backoff(base, max time.Duration, attempt int) time.Duration {
+	d := base
+	for i := 0; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}

@@ -1,0 +1,148 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/banq-checkout/checkout/banq"
+)
+
+// Cause says what made the checkout look at a payment; it ends up on the timeline.
+type Cause struct {
+	Kind      string // EventWebhook, EventReconciled, or "reprocess"
+	WebhookID string
+	Resource  banq.ResourceType
+	Action    banq.WebhookAction
+}
+
+// Derive computes the order state that a payment and its transactions mean, with the fail
+// reason and the transaction that decided it. Money that moved wins over everything; a failed
+// transaction ends the order; otherwise the payment's status speaks.
+func Derive(p banq.Payment, txns []banq.Transaction) (State, banq.FailReason, string) {
+	var failed *banq.Transaction
+	for i, t := range txns {
+		switch t.Status {
+		case banq.TransactionCompleted:
+			return StatePaid, "", t.ID
+		case banq.TransactionFailed:
+			failed = &txns[i]
+		}
+	}
+	switch p.Status {
+	case banq.PaymentDeclined:
+		return StateDeclined, "", ""
+	case banq.PaymentCanceled:
+		return StateCanceled, "", ""
+	case banq.PaymentExpired:
+		return StateExpired, "", ""
+	}
+	if failed != nil {
+		reason := failed.FailReason
+		if reason == "" {
+			reason = banq.FailNone
+		}
+		return StateFailed, reason, failed.ID
+	}
+	switch p.Status {
+	case banq.PaymentOnHold:
+		return StateOnHold, "", ""
+	case banq.PaymentAccepted, banq.PaymentCompleted:
+		return StateAccepted, "", ""
+	}
+	return StateWaiting, "", ""
+}
+
+// SyncPayment is the one apply path: it fetches a payment and its transactions from Banq and
+// moves the order that owns it forward, recording the cause on the timeline and publishing the
+// change after it commits. Webhooks, the reconciler and reprocessing all come through here.
+// It returns ENotFound when the payment belongs to no order of ours.
+func (s *Service) SyncPayment(ctx context.Context, paymentID string, cause Cause) (Update, error) {
+	defer s.lock(paymentID)()
+	p, err := s.banq.Payment(ctx, paymentID)
+	if err != nil {
+		return Update{}, fmt.Errorf("fetch payment %s: %w", paymentID, err)
+	}
+	txns, err := banq.AllPages(ctx, 100, func(ctx context.Context, page, size int) (banq.Page[banq.Transaction], error) {
+		return s.banq.Transactions(ctx, banq.TransactionQuery{PaymentID: p.ID, Page: page, PageSize: size})
+	})
+	if err != nil {
+		return Update{}, fmt.Errorf("fetch transactions of %s: %w", paymentID, err)
+	}
+	o, err := s.store.OrderForPayment(ctx, p.ID, p.ExternalOrderCode)
+	if err != nil {
+		return Update{}, err
+	}
+	up, err := s.store.UpdateOrder(ctx, o.ID, func(o *Order) (Change, error) {
+		return s.apply(o, p, txns, cause), nil
+	})
+	if err != nil {
+		return Update{}, err
+	}
+	s.publish(up)
+	return up, nil
+}
+
+// apply moves o according to what Banq said, forward only, and schedules its next check.
+func (s *Service) apply(o *Order, p banq.Payment, txns []banq.Transaction, cause Cause) Change {
+	now := s.now()
+	ch := Change{Payment: &p, Transactions: txns}
+	if cause.Kind == EventWebhook {
+		ch.Events = append(ch.Events, Event{Kind: EventWebhook, WebhookID: cause.WebhookID,
+			Message: fmt.Sprintf("Banq webhook: %s %s.", cause.Resource, cause.Action)})
+	}
+	if o.PaymentID == "" {
+		o.PaymentID = p.ID
+	}
+	next, reason, txID := Derive(p, txns)
+	changed := o.State.CanMoveTo(next)
+	if changed {
+		prev := o.State
+		o.State, o.FailReason, o.TransactionID = next, reason, txID
+		o.CreateError = ""
+		msg := next.Label() + "."
+		switch {
+		case next == StatePaid && (prev == StateExpired || prev == StateCanceled):
+			o.Late = true
+			msg = fmt.Sprintf("Paid after the order was %s here: the money arrived and is kept; check with the customer.", prev)
+		case next == StateFailed:
+			msg = "Failed: " + reason.MerchantText()
+		}
+		if next == StatePaid {
+			o.PaidAt = now
+		}
+		if cause.Kind == EventReconciled {
+			msg += " Found by asking Banq; no webhook announced it."
+		}
+		ch.Events = append(ch.Events, Event{Kind: EventState, State: next, Message: msg, WebhookID: cause.WebhookID})
+	}
+	switch {
+	case o.State.Terminal():
+		o.NextCheckAt = time.Time{}
+	case changed || cause.Kind == EventWebhook:
+		o.CheckAttempts = 0
+		o.NextCheckAt = now.Add(s.cfg.ReconcileAfter)
+	default:
+		o.CheckAttempts++
+		o.NextCheckAt = now.Add(backoff(s.cfg.ReconcileAfter, s.cfg.ReconcileMax, o.CheckAttempts))
+	}
+	return ch
+}
+
+// syncTransaction finds the payment of a transaction and syncs that.
+func (s *Service) syncTransaction(ctx context.Context, txID string, cause Cause) (Update, error) {
+	t, err := s.banq.Transaction(ctx, txID)
+	if err != nil {
+		return Update{}, fmt.Errorf("fetch transaction %s: %w", txID, err)
+	}
+	if t.PaymentID == "" {
+		return Update{}, &Error{Code: ENotFound, Message: "transaction has no payment"}
+	}
+	return s.SyncPayment(ctx, t.PaymentID, cause)
+}
+
+// notOurs reports whether err means the resource is unknown to us or to Banq.
+func notOurs(err error) bool {
+	return ErrorCode(err) == ENotFound || errors.Is(err, banq.ErrNotFound)
+}

@@ -1,0 +1,187 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/banq-checkout/checkout/banq"
+)
+
+// Receive stores a verified, parsed webhook in the inbox and wakes the worker. It reports false
+// when the webhook id was seen before (a duplicate, which changes nothing).
+func (s *Service) Receive(ctx context.Context, w banq.Webhook, body []byte) (bool, error) {
+	inserted, err := s.store.InsertWebhook(ctx, InboxWebhook{
+		ID: w.ID, ResourceType: w.ResourceType, Action: w.Action, ResourceID: w.ResourceID, Body: body,
+	})
+	if err != nil {
+		return false, err
+	}
+	if inserted {
+		s.Wake()
+	}
+	return inserted, nil
+}
+
+// Wake tells the worker that the inbox has news.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Process applies one inbox webhook through the apply path and returns its outcome for the
+// inbox: applied, ignored (not about an order of ours), pending again with a later attempt, or
+// failed after the last retry. It leaves w untouched when ctx ends mid-way, so the webhook stays
+// pending and is processed after a restart.
+func (s *Service) Process(ctx context.Context, w InboxWebhook) (InboxWebhook, error) {
+	cause := Cause{Kind: EventWebhook, WebhookID: w.ID, Resource: w.ResourceType, Action: w.Action}
+	var up Update
+	var err error
+	switch w.ResourceType {
+	case banq.ResourceTransaction:
+		up, err = s.syncTransaction(ctx, w.ResourceID, cause)
+	default:
+		up, err = s.SyncPayment(ctx, w.ResourceID, cause)
+	}
+	if ctx.Err() != nil {
+		return w, ctx.Err()
+	}
+	now := s.now()
+	w.Attempts++
+	switch {
+	case err == nil:
+		w.Status, w.Error, w.OrderID, w.ProcessedAt = WebhookApplied, "", up.Order.ID, now
+	case notOurs(err) && w.Attempts >= 3:
+		// Banq may answer a webhook's resource a moment late; after a few tries it is not ours.
+		w.Status, w.Error, w.ProcessedAt = WebhookIgnored, err.Error(), now
+	case w.Attempts >= s.cfg.WebhookRetries:
+		w.Status, w.Error, w.ProcessedAt = WebhookFailed, err.Error(), now
+	default:
+		w.Error = err.Error()
+		w.NextAttemptAt = now.Add(backoff(time.Second, 5*time.Minute, w.Attempts-1))
+	}
+	if err != nil {
+		s.log.Warn("webhook not applied", "webhook_id", w.ID, "resource_id", w.ResourceID,
+			"attempt", w.Attempts, "status", w.Status, "err", err)
+	}
+	return w, nil
+}
+
+// RunWorker drains the webhook inbox until ctx ends, processing up to Config.Workers webhooks at
+// once. An item being processed when ctx ends is finished or left pending, never half-applied.
+func (s *Service) RunWorker(ctx context.Context) error {
+	sem := make(chan struct{}, s.cfg.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	inflight := map[string]bool{}
+	var mu sync.Mutex
+	for {
+		batch, err := s.store.PendingWebhooks(ctx, s.now(), 4*s.cfg.Workers)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("read webhook inbox", "err", err)
+		}
+		started := 0
+		for _, w := range batch {
+			mu.Lock()
+			busy := inflight[w.ID]
+			inflight[w.ID] = true
+			mu.Unlock()
+			if busy {
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			started++
+			wg.Add(1)
+			go func(w InboxWebhook) {
+				defer wg.Done()
+				defer func() { <-sem; mu.Lock(); delete(inflight, w.ID); mu.Unlock(); s.Wake() }()
+				// A webhook being applied is finished even if shutdown begins meanwhile.
+				done, err := s.Process(context.WithoutCancel(ctx), w)
+				if err != nil {
+					return
+				}
+				if err := s.store.FinishWebhook(context.WithoutCancel(ctx), done); err != nil {
+					s.log.Error("record webhook outcome", "webhook_id", w.ID, "err", err)
+				}
+			}(w)
+		}
+		if started == len(batch) && len(batch) == 4*s.cfg.Workers {
+			continue // more may be waiting
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.wake:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// Reconcile asks Banq about every order whose check is due: it resends orders whose create was
+// never confirmed (with their original key) and syncs the others. It returns how many it looked at.
+func (s *Service) Reconcile(ctx context.Context) (int, error) {
+	due, err := s.store.DueOrders(ctx, s.now(), 100)
+	if err != nil {
+		return 0, err
+	}
+	for _, o := range due {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		switch {
+		case o.State == StateCreating:
+			_, err = s.send(ctx, o)
+		case o.PaymentID != "":
+			_, err = s.SyncPayment(ctx, o.PaymentID, Cause{Kind: EventReconciled})
+		}
+		if err != nil && ErrorCode(err) != EInvalid {
+			s.log.Warn("reconcile order", "order_id", o.ID, "err", err)
+			s.postpone(ctx, o.ID)
+		}
+	}
+	return len(due), nil
+}
+
+// postpone pushes an order's next check back after a failed one, so a Banq outage is not
+// hammered.
+func (s *Service) postpone(ctx context.Context, id int64) {
+	up, err := s.store.UpdateOrder(context.WithoutCancel(ctx), id, func(o *Order) (Change, error) {
+		if o.State.Terminal() {
+			return Change{}, ErrNoChange
+		}
+		o.CheckAttempts++
+		o.NextCheckAt = s.now().Add(backoff(s.cfg.RecoverAfter, s.cfg.ReconcileMax, o.CheckAttempts))
+		return Change{}, nil
+	})
+	if err != nil && !errors.Is(err, ErrNoChange) {
+		s.log.Error("postpone order check", "order_id", id, "err", err)
+	}
+	s.publish(up)
+}
+
+// RunReconciler calls Reconcile every interval until ctx ends. Its first pass runs at once, so
+// orders interrupted by a crash are finished at start-up.
+func (s *Service) RunReconciler(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("reconcile", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}

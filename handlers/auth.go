@@ -1,0 +1,262 @@
+package handlers
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/views"
+)
+
+const (
+	sessionName = "checkout_session"
+	userKey     = "user"
+	sessionKey  = "session_id"
+)
+
+func (h *Handlers) newCookieStore() *sessions.CookieStore {
+	var pairs [][]byte
+	for _, k := range h.cfg.SessionKeys {
+		pairs = append(pairs, k)
+	}
+	st := sessions.NewCookieStore(pairs...)
+	// The library's defaults (SameSite=None, no HttpOnly) are not what a checkout wants.
+	st.Options = &sessions.Options{
+		Path:     "/",
+		MaxAge:   int(h.cfg.SessionMaxAge / time.Second),
+		HttpOnly: true,
+		Secure:   h.secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+	st.MaxAge(st.Options.MaxAge)
+	return st
+}
+
+// loadUser puts the signed-in user, if any, in the context. A cookie that does not decode, or
+// names a session the server ended, idled out or outlived, counts as signed out.
+func (h *Handlers) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		sess, _ := h.sessions.Get(c.Request(), sessionName)
+		sid, _ := sess.Values["sid"].(string)
+		if sid == "" {
+			return next(c)
+		}
+		ctx := c.Request().Context()
+		s, err := h.store.Session(ctx, sid)
+		now := h.cfg.Now()
+		if err != nil || now.After(s.ExpiresAt) || now.Sub(s.LastSeen) > h.cfg.IdleTimeout {
+			if err == nil {
+				h.store.DeleteSession(ctx, sid)
+			}
+			return next(c)
+		}
+		u, err := h.store.User(ctx, s.UserID)
+		if err != nil {
+			return next(c)
+		}
+		if now.Sub(s.LastSeen) > time.Minute {
+			h.store.TouchSession(ctx, sid, now)
+		}
+		c.Set(userKey, u)
+		c.Set(sessionKey, sid)
+		return next(c)
+	}
+}
+
+// requireUser sends the signed-out to the sign-in page (or answers 401 to non-page requests).
+func requireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, ok := c.Get(userKey).(checkout.User); ok {
+			return next(c)
+		}
+		if c.Request().Method == http.MethodGet && !strings.HasSuffix(c.Request().URL.Path, "/events") {
+			return c.Redirect(http.StatusSeeOther, "/login")
+		}
+		return echo.NewHTTPError(http.StatusUnauthorized, "Please sign in.")
+	}
+}
+
+func (h *Handlers) loginPage(c echo.Context) error {
+	if _, ok := c.Get(userKey).(checkout.User); ok {
+		return c.Redirect(http.StatusSeeOther, "/orders")
+	}
+	return render(c, http.StatusOK, views.Login(h.page(c, "Sign in", ""), "", ""))
+}
+
+// dummyHash is compared against when the email is unknown, so both failures take as long.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
+
+func (h *Handlers) login(c echo.Context) error {
+	email := strings.TrimSpace(c.FormValue("email"))
+	password := c.FormValue("password")
+	ip := c.RealIP()
+	fail := func(status int, msg string) error {
+		return render(c, status, views.Login(h.page(c, "Sign in", ""), email, msg))
+	}
+	if wait := h.limiter.blocked(ip, strings.ToLower(email)); wait > 0 {
+		c.Response().Header().Set("Retry-After", itoa(int64(wait/time.Second)+1))
+		return fail(http.StatusTooManyRequests, "Too many failed sign-ins. Try again in "+wait.Round(time.Minute).String()+".")
+	}
+	ctx := c.Request().Context()
+	u, err := h.store.UserByEmail(ctx, email)
+	hash := dummyHash
+	if err == nil {
+		hash = u.PasswordHash
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
+		h.limiter.fail(ip, strings.ToLower(email))
+		return fail(http.StatusUnauthorized, "The email or password is wrong.")
+	}
+	h.limiter.success(ip, strings.ToLower(email))
+	// A new session id at every sign-in: an id planted before sign-in is worth nothing.
+	if old, ok := c.Get(sessionKey).(string); ok {
+		h.store.DeleteSession(ctx, old)
+	}
+	now := h.cfg.Now()
+	s := checkout.Session{ID: randomID(), UserID: u.ID, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(h.cfg.SessionMaxAge)}
+	if err := h.store.CreateSession(ctx, s); err != nil {
+		return err
+	}
+	sess, _ := h.sessions.New(c.Request(), sessionName)
+	sess.Values = map[any]any{"sid": s.ID}
+	if err := sess.Save(c.Request(), c.Response()); err != nil {
+		return err
+	}
+	h.log.Info("signed in", "user_id", u.ID)
+	return c.Redirect(http.StatusSeeOther, "/orders")
+}
+
+func (h *Handlers) logout(c echo.Context) error {
+	if sid, ok := c.Get(sessionKey).(string); ok {
+		if err := h.store.DeleteSession(c.Request().Context(), sid); err != nil {
+			return err
+		}
+	}
+	sess, _ := h.sessions.New(c.Request(), sessionName)
+	sess.Options.MaxAge = -1
+	if err := sess.Save(c.Request(), c.Response()); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+func (h *Handlers) accountPage(c echo.Context) error {
+	return render(c, http.StatusOK, views.Account(h.page(c, "Account", "account"), views.AccountView{}))
+}
+
+// MinPassword is the shortest password accepted.
+const MinPassword = 10
+
+func (h *Handlers) changePassword(c echo.Context) error {
+	u := c.Get(userKey).(checkout.User)
+	cur, next := c.FormValue("current"), c.FormValue("new")
+	errs := map[string]string{}
+	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(cur)) != nil {
+		errs["current"] = "That is not your current password."
+	}
+	switch {
+	case len([]rune(next)) < MinPassword:
+		errs["new"] = "Use at least 10 characters."
+	case len(next) > 72:
+		errs["new"] = "Use at most 72 bytes (a bcrypt limit)."
+	case next == cur:
+		errs["new"] = "Choose a password different from the current one."
+	}
+	if len(errs) > 0 {
+		return render(c, http.StatusUnprocessableEntity, views.Account(h.page(c, "Account", "account"), views.AccountView{Errors: errs}))
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(next), bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	sid, _ := c.Get(sessionKey).(string)
+	if err := h.store.SetPassword(c.Request().Context(), u.ID, hash, sid); err != nil {
+		return err
+	}
+	u.Demo = false
+	c.Set(userKey, u)
+	return render(c, http.StatusOK, views.Account(h.page(c, "Account", "account"),
+		views.AccountView{Message: "Password changed. Other sessions were signed out."}))
+}
+
+func randomID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// attemptLimiter counts failed sign-ins per address and per account in a sliding window.
+type attemptLimiter struct {
+	mu       sync.Mutex
+	now      func() time.Time
+	failures map[string][]time.Time
+	window   time.Duration
+	perIP    int
+	perUser  int
+}
+
+func newAttemptLimiter(now func() time.Time) *attemptLimiter {
+	return &attemptLimiter{now: now, failures: map[string][]time.Time{}, window: 15 * time.Minute, perIP: 20, perUser: 5}
+}
+
+func (l *attemptLimiter) recent(key string, now time.Time) []time.Time {
+	ts := l.failures[key]
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) > l.window {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) == 0 {
+		delete(l.failures, key)
+	} else {
+		l.failures[key] = ts
+	}
+	return ts
+}
+
+// blocked returns how long the address or account must wait, 0 when it may try.
+func (l *attemptLimiter) blocked(ip, user string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	var wait time.Duration
+	for key, max := range map[string]int{"ip:" + ip: l.perIP, "user:" + user: l.perUser} {
+		if ts := l.recent(key, now); len(ts) >= max {
+			wait = maxDuration(wait, l.window-now.Sub(ts[len(ts)-max]))
+		}
+	}
+	return wait
+}
+
+func (l *attemptLimiter) fail(ip, user string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	for _, key := range []string{"ip:" + ip, "user:" + user} {
+		l.failures[key] = append(l.recent(key, now), now)
+	}
+	if len(l.failures) > 100_000 { // a flood of distinct keys must not grow memory without end
+		l.failures = map[string][]time.Time{}
+	}
+}
+
+func (l *attemptLimiter) success(ip, user string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.failures, "user:"+user)
+}
+
+func maxDuration(a, b time.Duration) time.Duration {
+	if a > b {
+		return a
+	}
+	return b
+}

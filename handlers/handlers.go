@@ -1,0 +1,190 @@
+// Package handlers translates HTTP into calls on the checkout and renders the answers: the
+// merchant's pages, the customer's payment page and its live stream, the Banq webhook receiver
+// and the health endpoints. Every route is listed in Routes.
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/live"
+	"github.com/banq-checkout/checkout/views"
+)
+
+// Store is what the handlers read and write directly (store.DB implements it).
+type Store interface {
+	Order(ctx context.Context, id int64) (checkout.Order, error)
+	OrderByToken(ctx context.Context, token string) (checkout.Order, error)
+	ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, bool, error)
+	Events(ctx context.Context, orderID, afterSeq int64) ([]checkout.Event, error)
+	UserByEmail(ctx context.Context, email string) (checkout.User, error)
+	User(ctx context.Context, id int64) (checkout.User, error)
+	SetPassword(ctx context.Context, userID int64, hash []byte, keep string) error
+	CreateSession(ctx context.Context, s checkout.Session) error
+	Session(ctx context.Context, id string) (checkout.Session, error)
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+}
+
+// Checkout is the domain service the handlers drive (checkout.Service implements it).
+type Checkout interface {
+	CreateOrder(ctx context.Context, n checkout.NewOrder) (checkout.Order, error)
+	RetryCreate(ctx context.Context, id int64) (checkout.Order, error)
+	Receive(ctx context.Context, w banq.Webhook, body []byte) (bool, error)
+}
+
+// Banqs browses Banq's banqs for the new-order form (banq.Client implements it).
+type Banqs interface {
+	Banqs(ctx context.Context, q banq.BanqQuery) (banq.Page[banq.Banq], error)
+}
+
+// Config is what the handlers need to know about the deployment.
+type Config struct {
+	PublicURL      string // base of payment links, e.g. https://pay.example.com
+	MerchantName   string
+	MerchantBanq   string // excluded from the customer choice
+	Sandbox        bool
+	SandboxURL     string // the sandbox's base URL for browsers, in sandbox mode
+	WebhookSecrets func() []string
+	WebhookLimit   int64         // body limit of the webhook, bytes; 64 KiB
+	SessionKeys    [][]byte      // hash/block key pairs, newest first (rotation)
+	IdleTimeout    time.Duration // a session unused this long ends; 2h
+	SessionMaxAge  time.Duration // a session ends this long after sign-in; 12h
+	Heartbeat      time.Duration // SSE comment interval; 20s
+	Ready          func(ctx context.Context) error
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+// Handlers serves the checkout over HTTP.
+type Handlers struct {
+	cfg      Config
+	store    Store
+	checkout Checkout
+	banqs    Banqs
+	hub      *live.Hub
+	sessions *sessions.CookieStore
+	limiter  *attemptLimiter
+	log      *slog.Logger
+	secure   bool
+}
+
+// New returns the handlers.
+func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
+	if cfg.WebhookLimit <= 0 {
+		cfg.WebhookLimit = 64 << 10
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 2 * time.Hour
+	}
+	if cfg.SessionMaxAge <= 0 {
+		cfg.SessionMaxAge = 12 * time.Hour
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 20 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = func(context.Context) error { return nil }
+	}
+	h := &Handlers{cfg: cfg, store: st, checkout: co, banqs: b, hub: hub, log: cfg.Logger,
+		secure: strings.HasPrefix(cfg.PublicURL, "https://")}
+	h.sessions = h.newCookieStore()
+	h.limiter = newAttemptLimiter(cfg.Now)
+	return h
+}
+
+// render writes a component with status. It renders into a buffer first, so a template error
+// never sends half a page.
+func render(c echo.Context, status int, comp templ.Component) error {
+	buf := templ.GetBuffer()
+	defer templ.ReleaseBuffer(buf)
+	if err := comp.Render(c.Request().Context(), buf); err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	_, err := c.Response().Write(buf.Bytes())
+	return err
+}
+
+// page returns the layout data of a merchant page.
+func (h *Handlers) page(c echo.Context, title, nav string) views.Page {
+	p := views.Page{Title: title, Nav: nav, Sandbox: h.cfg.Sandbox, SandboxURL: h.cfg.SandboxURL}
+	if tok, ok := c.Get("csrf").(string); ok {
+		p.CSRF = tok
+	}
+	if u, ok := c.Get(userKey).(checkout.User); ok {
+		p.User = u.Email
+		p.DemoPassword = u.Demo
+	}
+	return p
+}
+
+// ErrorHandler maps every error to one status and renders it: JSON for API-style routes, the
+// error page for browsers. Only internal errors are logged with their cause.
+func (h *Handlers) ErrorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, msg := http.StatusInternalServerError, checkout.ErrorMessage(err)
+	var he *echo.HTTPError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		status, msg = http.StatusRequestEntityTooLarge, "The request body is too large."
+	case errors.As(err, &he):
+		status = he.Code
+		if m, ok := he.Message.(string); ok {
+			msg = m
+		} else {
+			msg = http.StatusText(he.Code)
+		}
+	default:
+		switch checkout.ErrorCode(err) {
+		case checkout.ENotFound:
+			status = http.StatusNotFound
+		case checkout.EInvalid:
+			status = http.StatusUnprocessableEntity
+		case checkout.EConflict:
+			status = http.StatusConflict
+		case checkout.EUnavailable:
+			status = http.StatusServiceUnavailable
+		case checkout.EUnauthorized:
+			status = http.StatusUnauthorized
+		}
+	}
+	if status >= 500 {
+		h.log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "status", status, "err", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		c.NoContent(status)
+		return
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/webhooks/") || strings.Contains(c.Request().Header.Get("Accept"), "application/json") {
+		c.JSON(status, map[string]string{"error": msg})
+		return
+	}
+	if strings.HasSuffix(c.Request().URL.Path, "/events") {
+		c.String(status, msg)
+		return
+	}
+	if err := render(c, status, views.ErrorPage(h.page(c, "Error", ""), status, msg)); err != nil {
+		h.log.Error("render error page", "err", err)
+	}
+}

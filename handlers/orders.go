@@ -1,0 +1,178 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/views"
+)
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func (h *Handlers) listOrders(c echo.Context) error {
+	f := checkout.OrderFilter{
+		State:  checkout.State(c.QueryParam("state")),
+		Search: strings.TrimSpace(c.QueryParam("q")),
+		Limit:  50,
+	}
+	if f.State != "" && !f.State.Valid() {
+		f.State = ""
+	}
+	if len(f.Search) > 200 {
+		f.Search = f.Search[:200]
+	}
+	f.Before, _ = strconv.ParseInt(c.QueryParam("before"), 10, 64)
+	orders, more, err := h.store.ListOrders(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	v := views.OrdersView{Orders: orders, State: string(f.State), Search: f.Search, More: more,
+		Before: f.Before, Filtered: f.State != "" || f.Search != ""}
+	if more {
+		v.NextBefore = orders[len(orders)-1].ID
+	}
+	return render(c, http.StatusOK, views.Orders(h.page(c, "Orders", "orders"), v))
+}
+
+// newOrderView fills the form's customer list from Banq (search and paging from the query).
+func (h *Handlers) newOrderView(c echo.Context, v views.NewOrderView) views.NewOrderView {
+	if v.Search == "" {
+		v.Search = strings.TrimSpace(c.QueryParam("q"))
+	}
+	if len(v.Search) > 100 {
+		v.Search = v.Search[:100]
+	}
+	page, _ := strconv.Atoi(c.QueryParam("page"))
+	if page < 1 {
+		page = 1
+	}
+	res, err := h.banqs.Banqs(c.Request().Context(), banq.BanqQuery{Search: v.Search, Page: page, PageSize: 10})
+	if err != nil {
+		h.log.Warn("browse banqs", "err", err)
+		v.BanqError = "Banq's directory did not answer; try the search again in a moment."
+		return v
+	}
+	for _, b := range res.Data {
+		if b.GUID != h.cfg.MerchantBanq {
+			v.Banqs = append(v.Banqs, b)
+		}
+	}
+	v.BanqPage, v.BanqPages = page, res.Meta.PageCount
+	return v
+}
+
+func (h *Handlers) newOrderForm(c echo.Context) error {
+	v := h.newOrderView(c, views.NewOrderView{
+		Amount:      c.QueryParam("amount"),
+		Description: c.QueryParam("description"),
+	})
+	return render(c, http.StatusOK, views.NewOrderForm(h.page(c, "New order", "new"), v))
+}
+
+func (h *Handlers) createOrder(c echo.Context) error {
+	ctx := c.Request().Context()
+	u := c.Get(userKey).(checkout.User)
+	v := views.NewOrderView{
+		Amount:       c.FormValue("amount"),
+		Description:  c.FormValue("description"),
+		Customer:     c.FormValue("customer"),
+		CustomerName: c.FormValue("customer_name"),
+	}
+	if retry, _ := strconv.ParseInt(c.FormValue("retry_order"), 10, 64); retry > 0 {
+		o, err := h.checkout.RetryCreate(ctx, retry)
+		if err == nil || checkout.ErrorCode(err) != checkout.EUnavailable {
+			if o.ID != 0 {
+				return c.Redirect(http.StatusSeeOther, "/orders/"+itoa(o.ID))
+			}
+			return err
+		}
+		v.Message, v.RetryOrderID = checkout.ErrorMessage(err), o.ID
+		return render(c, http.StatusServiceUnavailable, views.NewOrderForm(h.page(c, "New order", "new"), h.newOrderView(c, v)))
+	}
+	v = h.newOrderView(c, v)
+	for _, b := range v.Banqs {
+		if b.GUID == v.Customer {
+			v.CustomerName = b.Name
+		}
+	}
+	if len([]rune(v.CustomerName)) > checkout.MaxName {
+		v.CustomerName = string([]rune(v.CustomerName)[:checkout.MaxName])
+	}
+	n, err := checkout.ParseNewOrder(v.Amount, v.Description, v.Customer, v.CustomerName)
+	if err != nil {
+		return h.orderFormError(c, v, err)
+	}
+	n.CreatedBy = u.ID
+	o, err := h.checkout.CreateOrder(ctx, n)
+	if err != nil {
+		if o.State == checkout.StateCreating {
+			v.RetryOrderID = o.ID
+		}
+		return h.orderFormError(c, v, err)
+	}
+	return c.Redirect(http.StatusSeeOther, "/orders/"+itoa(o.ID))
+}
+
+// orderFormError shows the form again with everything the merchant typed and what to fix.
+func (h *Handlers) orderFormError(c echo.Context, v views.NewOrderView, err error) error {
+	ce, ok := err.(*checkout.Error)
+	if !ok || ce.Code == checkout.EInternal {
+		return err
+	}
+	v.Message, v.Errors = ce.Message, ce.Fields
+	status := http.StatusUnprocessableEntity
+	if ce.Code == checkout.EUnavailable {
+		status = http.StatusServiceUnavailable
+	}
+	return render(c, status, views.NewOrderForm(h.page(c, "New order", "new"), v))
+}
+
+func (h *Handlers) orderID(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, checkout.Errorf(checkout.ENotFound, "No such order.")
+	}
+	return id, nil
+}
+
+func (h *Handlers) showOrder(c echo.Context) error {
+	id, err := h.orderID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	o, err := h.store.Order(ctx, id)
+	if err != nil {
+		return err
+	}
+	events, err := h.store.Events(ctx, o.ID, 0)
+	if err != nil {
+		return err
+	}
+	if len(events) > 0 {
+		o.LastSeq = events[len(events)-1].Seq
+	}
+	return render(c, http.StatusOK, views.OrderPage(h.page(c, "Order #"+o.Number(), "orders"),
+		views.OrderView{Order: o, Events: events, PayURL: h.payURL(o)}))
+}
+
+func (h *Handlers) retryOrder(c echo.Context) error {
+	id, err := h.orderID(c)
+	if err != nil {
+		return err
+	}
+	if _, err := h.checkout.RetryCreate(c.Request().Context(), id); err != nil && checkout.ErrorCode(err) == checkout.EInternal {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/orders/"+itoa(id))
+}
+
+func (h *Handlers) payURL(o checkout.Order) string {
+	return strings.TrimRight(h.cfg.PublicURL, "/") + "/pay/" + url.PathEscape(o.Token)
+}

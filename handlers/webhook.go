@@ -1,0 +1,58 @@
+package handlers
+
+import (
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/banq-checkout/checkout/banq"
+)
+
+// webhook receives Banq's webhooks: limit the body, check the HMAC over the raw bytes, parse,
+// store in the inbox (deduplicated by id), answer at once. Processing happens in the worker.
+func (h *Handlers) webhook(c echo.Context) error {
+	r := c.Request()
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, h.cfg.WebhookLimit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "webhook body too large")
+		}
+		return echo.NewHTTPError(http.StatusBadRequest, "could not read the body")
+	}
+	if err := banq.VerifySignature(body, r.Header.Get(banq.HeaderWebhookHMAC), h.cfg.WebhookSecrets()...); err != nil {
+		h.log.Warn("webhook rejected", "reason", err.Error(), "remote", c.RealIP())
+		return echo.NewHTTPError(http.StatusUnauthorized, err.Error())
+	}
+	w, err := banq.ParseWebhook(body)
+	if err != nil {
+		h.log.Warn("webhook rejected", "reason", err.Error())
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
+	inserted, err := h.checkout.Receive(r.Context(), w, body)
+	if err != nil {
+		// Not stored: a 5xx makes Banq deliver it again.
+		return err
+	}
+	outcome := "stored"
+	if !inserted {
+		outcome = "duplicate"
+	}
+	h.log.Info("webhook received", "webhook_id", w.ID, "resource_type", w.ResourceType,
+		"action", w.Action, "resource_id", w.ResourceID, "outcome", outcome)
+	return c.JSON(http.StatusOK, map[string]string{"status": outcome, "id": w.ID})
+}
+
+func (h *Handlers) healthz(c echo.Context) error {
+	return c.String(http.StatusOK, "ok")
+}
+
+func (h *Handlers) readyz(c echo.Context) error {
+	if err := h.cfg.Ready(c.Request().Context()); err != nil {
+		h.log.Warn("not ready", "err", err)
+		return c.String(http.StatusServiceUnavailable, "not ready: "+err.Error())
+	}
+	return c.String(http.StatusOK, "ready")
+}

@@ -1,0 +1,141 @@
+// Command checkout is the Banq merchant checkout: merchants create orders, customers follow a
+// payment link that updates live as Banq's webhooks arrive.
+//
+//	checkout                    serve the checkout (on the built-in sandbox without Banq credentials)
+//	checkout sandbox            run the Banq sandbox alone
+//	checkout user add EMAIL     add a merchant user (password from the terminal or stdin)
+//	checkout backup FILE        write a consistent copy of the database while it runs
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/term"
+
+	"github.com/banq-checkout/checkout/app"
+	"github.com/banq-checkout/checkout/banq/sandbox"
+	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "checkout:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "", "serve":
+		return serve(ctx, args, getenv, stdout, stderr)
+	case "sandbox":
+		return sandbox.Run(ctx, args, getenv, stdout, stderr)
+	case "user":
+		return userCommand(ctx, args, getenv, stdin, stdout, stderr)
+	case "backup":
+		return backup(ctx, args, getenv, stdout, stderr)
+	}
+	return fmt.Errorf("unknown command %q (want serve, sandbox, user add, or backup)", cmd)
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := app.ParseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := app.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	a, err := app.New(ctx, cfg, log, stdout)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+func openDB(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) (*store.DB, []string, error) {
+	cfg, err := app.ParseConfig(args, getenv, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := store.Open(ctx, cfg.DB)
+	return db, nil, err
+}
+
+// userCommand adds a merchant user: `checkout user add EMAIL`.
+func userCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) < 2 || args[0] != "add" || !strings.Contains(args[1], "@") {
+		return errors.New("usage: checkout user add EMAIL (the password is read from the terminal or stdin)")
+	}
+	email := args[1]
+	password, err := readPassword(stdin, stderr)
+	if err != nil {
+		return err
+	}
+	if len([]rune(password)) < 10 || len(password) > 72 {
+		return errors.New("the password must have 10 to 72 characters")
+	}
+	db, _, err := openDB(ctx, args[2:], getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	u, err := db.CreateUser(ctx, checkout.User{Email: email, PasswordHash: hash})
+	if checkout.ErrorCode(err) == checkout.EConflict {
+		return fmt.Errorf("a user %s exists already", email)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "added user %d: %s\n", u.ID, u.Email)
+	return nil
+}
+
+func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stderr, "Password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		return string(b), err
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// backup writes a consistent copy of the database: `checkout backup FILE`.
+func backup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 1 || strings.HasPrefix(args[0], "-") {
+		return errors.New("usage: checkout backup FILE")
+	}
+	db, _, err := openDB(ctx, args[1:], getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Backup(ctx, args[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backed up %s to %s\n", db.Path(), args[0])
+	return nil
+}

@@ -1,0 +1,117 @@
+// Live pages: each element with data-live follows a server-sent event stream and swaps in the
+// HTML fragments the server renders. The server always sends the current state first, so a
+// reconnect (automatic, or when the tab becomes visible again) shows the truth.
+(function () {
+  "use strict";
+
+  function fragment(html) {
+    var t = document.createElement("template");
+    t.innerHTML = html.trim();
+    return t.content.firstElementChild;
+  }
+
+  function follow(url, handlers) {
+    var source = null;
+    var delay = 1000;
+    var timer = null;
+    function open() {
+      clearTimeout(timer);
+      if (source) source.close();
+      source = new EventSource(typeof url === "function" ? url() : url);
+      source.onopen = function () {
+        delay = 1000;
+        var note = document.getElementById("live-note");
+        if (note) note.hidden = false;
+      };
+      Object.keys(handlers).forEach(function (name) {
+        source.addEventListener(name, function (e) {
+          handlers[name](e.data, e.lastEventId);
+        });
+      });
+      source.onerror = function () {
+        // The browser retries by itself while the stream is CONNECTING; a CLOSED one
+        // (an error answer, or a proxy cutting it) is ours to reopen, with backoff.
+        if (source.readyState === EventSource.CLOSED) {
+          timer = setTimeout(open, delay);
+          delay = Math.min(delay * 2, 30000);
+        }
+      };
+    }
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible" && (!source || source.readyState === EventSource.CLOSED)) {
+        open();
+      }
+    });
+    open();
+  }
+
+  function payPage(root) {
+    var status = document.getElementById("pay-status");
+    follow(location.pathname.replace(/\/$/, "") + "/events", {
+      state: function (html) {
+        if (status.innerHTML.trim() !== html.trim()) status.innerHTML = html;
+      },
+    });
+  }
+
+  function orderPage(root) {
+    var status = document.getElementById("order-status");
+    var timeline = document.getElementById("timeline");
+    var base = root.getAttribute("data-live").split("?")[0];
+    var last = Number(new URL(root.getAttribute("data-live"), location.href).searchParams.get("after") || 0);
+    follow(function () { return base + "?after=" + last; }, {
+      state: function (html) { status.innerHTML = html; },
+      timeline: function (html, id) {
+        var li = fragment(html);
+        if (!li) return;
+        var seq = Number(li.getAttribute("data-seq"));
+        if (timeline.querySelector('[data-seq="' + seq + '"]')) return;
+        timeline.appendChild(li);
+        if (seq > last) last = seq;
+      },
+    });
+  }
+
+  function orderList(table) {
+    var body = table.querySelector("tbody");
+    var prepend = table.getAttribute("data-prepend") === "1";
+    follow(table.getAttribute("data-live"), {
+      order: function (html) {
+        var row = fragment(html);
+        if (!row) return;
+        var old = document.getElementById(row.id);
+        if (old) old.replaceWith(row);
+        else if (prepend) body.insertBefore(row, body.firstChild);
+      },
+    });
+  }
+
+  function copyButtons() {
+    document.querySelectorAll("[data-copy]").forEach(function (btn) {
+      btn.addEventListener("click", function () {
+        var input = document.getElementById(btn.getAttribute("data-copy"));
+        var done = function () {
+          btn.textContent = "Copied";
+          setTimeout(function () { btn.textContent = "Copy"; }, 2000);
+        };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(input.value).then(done, function () { input.select(); });
+        } else {
+          input.select();
+          document.execCommand("copy");
+          done();
+        }
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var pay = document.getElementById("pay-live");
+    if (pay) payPage(pay);
+    var order = document.getElementById("order-live");
+    if (order) orderPage(order);
+    var list = document.querySelector("table[data-live]");
+    if (list) orderList(list);
+    copyButtons();
+  });
+})();

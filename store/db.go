@@ -1,0 +1,218 @@
+// Package store persists the checkout in SQLite: orders, their payments and transactions, each
+// order's timeline, the webhook inbox, merchant users and their sessions.
+//
+// Writes go through one connection (SetMaxOpenConns(1), BEGIN IMMEDIATE), so they queue in Go
+// instead of failing with "database is locked"; reads use a separate read-only pool and run
+// beside the writer thanks to WAL.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/banq-checkout/checkout/checkout"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is the checkout's database.
+type DB struct {
+	write *sql.DB
+	read  *sql.DB
+	path  string
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// Open opens (creating if needed) the database file at path and applies pending migrations.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("store: empty database path")
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	common := "_busy_timeout=5000&_foreign_keys=on&_synchronous=NORMAL"
+	w, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?_journal_mode=WAL&_txlock=immediate&"+common)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	db := &DB{write: w, path: path, Now: time.Now}
+	if err := db.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?mode=ro&"+common)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	db.read = r
+	return db, nil
+}
+
+func escapePath(p string) string {
+	return (&url.URL{Path: p}).EscapedPath()
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.read.Close(), db.write.Close())
+}
+
+// Path is the database file.
+func (db *DB) Path() string { return db.path }
+
+// Ping checks that the database answers and is writable.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO settings(key, value) VALUES('ping', ?)
+			ON CONFLICT(key) DO UPDATE SET value = excluded.value`, db.now())
+		return err
+	})
+}
+
+// Backup writes a consistent copy of the live database to dest (VACUUM INTO), which must not exist.
+func (db *DB) Backup(ctx context.Context, dest string) error {
+	if _, err := os.Stat(dest); err == nil {
+		return checkout.Errorf(checkout.EConflict, "%s already exists", dest)
+	}
+	_, err := db.read.ExecContext(ctx, `VACUUM INTO ?`, dest)
+	return wrap(err)
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	var version int
+	if err := db.write.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("store: read schema version: %w", err)
+	}
+	for _, f := range files {
+		n, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("store: migration %s: name must start with a number", f)
+		}
+		if n <= version {
+			continue
+		}
+		body, err := migrations.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		err = db.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, n))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: migration %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+// tx runs fn in one write transaction, committing if fn returns nil.
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return wrap(err)
+	}
+	return wrap(tx.Commit())
+}
+
+// wrap translates driver errors into checkout errors; others pass through.
+func wrap(err error) error {
+	var se sqlite3.Error
+	var ce *checkout.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce):
+		return err
+	case errors.Is(err, sql.ErrNoRows):
+		return &checkout.Error{Code: checkout.ENotFound, Message: "Not found.", Err: err}
+	case errors.As(err, &se) && se.Code == sqlite3.ErrConstraint:
+		return &checkout.Error{Code: checkout.EConflict, Message: "That already exists.", Err: err}
+	case errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked):
+		return &checkout.Error{Code: checkout.EUnavailable, Message: "The database is busy; try again.", Err: err}
+	}
+	return err
+}
+
+const timeFormat = "2006-01-02T15:04:05.000000000Z"
+
+func (db *DB) now() string { return formatTime(db.Now()) }
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+func parseTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(timeFormat, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// Setting returns the value stored under key, or ENotFound.
+func (db *DB) Setting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := db.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	return v, wrap(err)
+}
+
+// SettingOrInit returns the value under key, storing init() first if there is none. Concurrent
+// callers all get the one value that was stored.
+func (db *DB) SettingOrInit(ctx context.Context, key string, init func() (string, error)) (string, error) {
+	if v, err := db.Setting(ctx, key); err == nil {
+		return v, nil
+	}
+	v, err := init()
+	if err != nil {
+		return "", err
+	}
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO NOTHING`, key, v); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	})
+	return v, err
+}

@@ -1,0 +1,320 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/checkout"
+)
+
+const orderColumns = `id, pay_token, idempotency_key, amount_cents, description, customer_banq,
+	customer_name, state, fail_reason, COALESCE(payment_id, ''), transaction_id, create_error,
+	create_attempts, COALESCE(created_by, 0), created_at, updated_at, paid_at, expires_at, late,
+	next_check_at, check_attempts, last_seq`
+
+type scanner interface{ Scan(...any) error }
+
+func scanOrder(s scanner) (checkout.Order, error) {
+	var o checkout.Order
+	var created, updated, paid, expires, next string
+	err := s.Scan(&o.ID, &o.Token, &o.IdempotencyKey, &o.Amount, &o.Description, &o.CustomerBanq,
+		&o.CustomerName, &o.State, &o.FailReason, &o.PaymentID, &o.TransactionID, &o.CreateError,
+		&o.CreateAttempts, &o.CreatedBy, &created, &updated, &paid, &expires, &o.Late,
+		&next, &o.CheckAttempts, &o.LastSeq)
+	o.CreatedAt, o.UpdatedAt, o.PaidAt = parseTime(created), parseTime(updated), parseTime(paid)
+	o.ExpiresAt, o.NextCheckAt = parseTime(expires), parseTime(next)
+	return o, err
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// CreateOrder stores a new order with its first timeline event and returns it with its id.
+// The idempotency key and token must be unique (EConflict otherwise).
+func (db *DB) CreateOrder(ctx context.Context, o checkout.Order, first checkout.Event) (checkout.Order, error) {
+	now := db.Now()
+	o.CreatedAt, o.UpdatedAt = now, now
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO orders(pay_token, idempotency_key, amount_cents,
+			description, customer_banq, customer_name, state, created_by, created_at, updated_at,
+			expires_at, next_check_at)
+			VALUES(?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?, ?)`,
+			o.Token, o.IdempotencyKey, int64(o.Amount), o.Description, o.CustomerBanq, o.CustomerName,
+			o.State, o.CreatedBy, formatTime(now), formatTime(now), formatTime(o.ExpiresAt),
+			formatTime(o.NextCheckAt))
+		if err != nil {
+			return err
+		}
+		if o.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		first.OrderID = o.ID
+		if first.At.IsZero() {
+			first.At = now
+		}
+		seq, err := insertEvent(ctx, tx, first)
+		if err != nil {
+			return err
+		}
+		o.LastSeq = seq
+		_, err = tx.ExecContext(ctx, `UPDATE orders SET last_seq = ? WHERE id = ?`, seq, o.ID)
+		return err
+	})
+	return o, err
+}
+
+func insertEvent(ctx context.Context, tx *sql.Tx, e checkout.Event) (int64, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO order_events(order_id, at, kind, state, message, webhook_id)
+		VALUES(?, ?, ?, ?, ?, ?)`, e.OrderID, formatTime(e.At), e.Kind, e.State, e.Message, e.WebhookID)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// Order returns the order with id, or ENotFound.
+func (db *DB) Order(ctx context.Context, id int64) (checkout.Order, error) {
+	o, err := scanOrder(db.read.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = ?`, id))
+	return o, wrap(err)
+}
+
+// OrderByToken returns the order whose payment link token is token, or ENotFound.
+func (db *DB) OrderByToken(ctx context.Context, token string) (checkout.Order, error) {
+	o, err := scanOrder(db.read.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE pay_token = ?`, token))
+	return o, wrap(err)
+}
+
+// OrderForPayment returns the order that owns a Banq payment: by payment id, or else by the
+// idempotency key the payment carries as externalOrderCode (a webhook can arrive before the
+// create call's answer was stored). ENotFound when neither matches.
+func (db *DB) OrderForPayment(ctx context.Context, paymentID, externalOrderCode string) (checkout.Order, error) {
+	o, err := scanOrder(db.read.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders
+		WHERE payment_id = ? OR idempotency_key = ? ORDER BY payment_id IS NULL LIMIT 1`,
+		paymentID, externalOrderCode))
+	return o, wrap(err)
+}
+
+// ListOrders returns orders newest first, matching f, at most f.Limit (default 50), and
+// whether there are more after them.
+func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, bool, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 50
+	}
+	var where []string
+	var args []any
+	if f.State != "" {
+		where = append(where, "state = ?")
+		args = append(args, f.State)
+	}
+	if f.Before > 0 {
+		where = append(where, "id < ?")
+		args = append(args, f.Before)
+	}
+	if s := strings.TrimSpace(f.Search); s != "" {
+		s = strings.TrimPrefix(s, "#")
+		cond := `(customer_name LIKE ? ESCAPE '\' OR description LIKE ? ESCAPE '\'`
+		like := "%" + escapeLike(s) + "%"
+		args = append(args, like, like)
+		if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+			cond += ` OR id = ?`
+			args = append(args, id)
+		}
+		where = append(where, cond+")")
+	}
+	q := `SELECT ` + orderColumns + ` FROM orders`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, f.Limit+1)
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, false, wrap(err)
+	}
+	defer rows.Close()
+	var out []checkout.Order
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, false, wrap(err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, wrap(err)
+	}
+	more := len(out) > f.Limit
+	if more {
+		out = out[:f.Limit]
+	}
+	return out, more, nil
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// UpdateOrder reads the order with id and calls fn with it inside one write transaction; fn
+// changes the order in place and returns what else to write. The order, the events (given their
+// seq) and the resource snapshots are committed together. If fn returns checkout.ErrNoChange
+// nothing is written and the returned Update holds the order as it is, with no events.
+func (db *DB) UpdateOrder(ctx context.Context, id int64, fn func(*checkout.Order) (checkout.Change, error)) (checkout.Update, error) {
+	var up checkout.Update
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		o, err := scanOrder(tx.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		ch, err := fn(&o)
+		if err != nil {
+			up.Order = o
+			return err
+		}
+		now := db.Now()
+		for _, e := range ch.Events {
+			e.OrderID = o.ID
+			if e.At.IsZero() {
+				e.At = now
+			}
+			if e.State == "" {
+				e.State = o.State
+			}
+			if e.Seq, err = insertEvent(ctx, tx, e); err != nil {
+				return err
+			}
+			o.LastSeq = e.Seq
+			up.Events = append(up.Events, e)
+		}
+		fetched := formatTime(now)
+		if p := ch.Payment; p != nil {
+			body, _ := json.Marshal(p)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO payments(id, order_id, status, funds_cents, body, fetched_at)
+				VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status,
+				funds_cents = excluded.funds_cents, body = excluded.body, fetched_at = excluded.fetched_at`,
+				p.ID, o.ID, p.Status, int64(p.Funds), body, fetched); err != nil {
+				return err
+			}
+		}
+		for _, t := range ch.Transactions {
+			body, _ := json.Marshal(t)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO transactions(id, payment_id, order_id, status, fail_reason, funds_cents, body, fetched_at)
+				VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status,
+				fail_reason = excluded.fail_reason, funds_cents = excluded.funds_cents, body = excluded.body,
+				fetched_at = excluded.fetched_at`,
+				t.ID, t.PaymentID, o.ID, t.Status, t.FailReason, int64(t.Funds), body, fetched); err != nil {
+				return err
+			}
+		}
+		o.UpdatedAt = now
+		_, err = tx.ExecContext(ctx, `UPDATE orders SET state = ?, fail_reason = ?, payment_id = ?,
+			transaction_id = ?, create_error = ?, create_attempts = ?, updated_at = ?, paid_at = ?,
+			expires_at = ?, late = ?, next_check_at = ?, check_attempts = ?, last_seq = ? WHERE id = ?`,
+			o.State, o.FailReason, nullable(o.PaymentID), o.TransactionID, o.CreateError,
+			o.CreateAttempts, formatTime(o.UpdatedAt), formatTime(o.PaidAt), formatTime(o.ExpiresAt),
+			o.Late, formatTime(o.NextCheckAt), o.CheckAttempts, o.LastSeq, o.ID)
+		up.Order = o
+		return err
+	})
+	if errors.Is(err, checkout.ErrNoChange) {
+		return up, nil
+	}
+	if err != nil {
+		return checkout.Update{}, err
+	}
+	return up, nil
+}
+
+// Events returns the timeline of an order after seq, oldest first.
+func (db *DB) Events(ctx context.Context, orderID, afterSeq int64) ([]checkout.Event, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT seq, order_id, at, kind, state, message, webhook_id
+		FROM order_events WHERE order_id = ? AND seq > ? ORDER BY seq`, orderID, afterSeq)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []checkout.Event
+	for rows.Next() {
+		var e checkout.Event
+		var at string
+		if err := rows.Scan(&e.Seq, &e.OrderID, &at, &e.Kind, &e.State, &e.Message, &e.WebhookID); err != nil {
+			return nil, wrap(err)
+		}
+		e.At = parseTime(at)
+		out = append(out, e)
+	}
+	return out, wrap(rows.Err())
+}
+
+// DueOrders returns orders that are not in a terminal state and whose next check is due at now,
+// oldest check first.
+func (db *DB) DueOrders(ctx context.Context, now time.Time, limit int) ([]checkout.Order, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+orderColumns+` FROM orders
+		WHERE next_check_at <> '' AND next_check_at <= ? ORDER BY next_check_at LIMIT ?`,
+		formatTime(now), limit)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []checkout.Order
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		if !o.State.Terminal() {
+			out = append(out, o)
+		}
+	}
+	return out, wrap(rows.Err())
+}
+
+// Transactions returns the Banq transactions seen for an order, oldest first.
+func (db *DB) Transactions(ctx context.Context, orderID int64) ([]banq.Transaction, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT body FROM transactions WHERE order_id = ? ORDER BY rowid`, orderID)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []banq.Transaction
+	for rows.Next() {
+		var body []byte
+		var t banq.Transaction
+		if err := rows.Scan(&body); err != nil {
+			return nil, wrap(err)
+		}
+		if err := json.Unmarshal(body, &t); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, wrap(rows.Err())
+}
+
+// CountByState returns how many orders are in each state.
+func (db *DB) CountByState(ctx context.Context) (map[checkout.State]int, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT state, COUNT(*) FROM orders GROUP BY state`)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	out := map[checkout.State]int{}
+	for rows.Next() {
+		var s checkout.State
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, wrap(err)
+		}
+		out[s] = n
+	}
+	return out, wrap(rows.Err())
+}

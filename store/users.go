@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/banq-checkout/checkout/checkout"
+)
+
+func scanUser(s scanner) (checkout.User, error) {
+	var u checkout.User
+	var created, changed string
+	err := s.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Demo, &created, &changed)
+	u.CreatedAt, u.PasswordChangedAt = parseTime(created), parseTime(changed)
+	return u, err
+}
+
+const userColumns = `id, email, password_hash, demo, created_at, password_changed_at`
+
+// CreateUser stores a merchant user; EConflict if the email is taken.
+func (db *DB) CreateUser(ctx context.Context, u checkout.User) (checkout.User, error) {
+	u.CreatedAt = db.Now()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO users(email, password_hash, demo, created_at) VALUES(?, ?, ?, ?)`,
+			u.Email, u.PasswordHash, u.Demo, formatTime(u.CreatedAt))
+		if err != nil {
+			return err
+		}
+		u.ID, err = res.LastInsertId()
+		return err
+	})
+	return u, err
+}
+
+// UserByEmail returns the user with email (any case), or ENotFound.
+func (db *DB) UserByEmail(ctx context.Context, email string) (checkout.User, error) {
+	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+	return u, wrap(err)
+}
+
+// User returns the user with id, or ENotFound.
+func (db *DB) User(ctx context.Context, id int64) (checkout.User, error) {
+	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	return u, wrap(err)
+}
+
+// SetPassword replaces a user's password hash, ends the demo status, and signs the user out
+// everywhere else: every session but keep is deleted.
+func (db *DB) SetPassword(ctx context.Context, userID int64, hash []byte, keep string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, demo = 0, password_changed_at = ? WHERE id = ?`,
+			hash, db.now(), userID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return sql.ErrNoRows
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, keep)
+		return err
+	})
+}
+
+// CreateSession stores a new server-side session.
+func (db *DB) CreateSession(ctx context.Context, s checkout.Session) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions(id, user_id, created_at, last_seen_at, expires_at) VALUES(?, ?, ?, ?, ?)`,
+			s.ID, s.UserID, formatTime(s.CreatedAt), formatTime(s.LastSeen), formatTime(s.ExpiresAt))
+		return err
+	})
+}
+
+// Session returns the session with id, or ENotFound.
+func (db *DB) Session(ctx context.Context, id string) (checkout.Session, error) {
+	var s checkout.Session
+	var created, seen, expires string
+	err := db.read.QueryRowContext(ctx, `SELECT id, user_id, created_at, last_seen_at, expires_at FROM sessions WHERE id = ?`, id).
+		Scan(&s.ID, &s.UserID, &created, &seen, &expires)
+	s.CreatedAt, s.LastSeen, s.ExpiresAt = parseTime(created), parseTime(seen), parseTime(expires)
+	return s, wrap(err)
+}
+
+// TouchSession records activity on a session.
+func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, formatTime(at), id)
+		return err
+	})
+}
+
+// DeleteSession ends a session; deleting one that does not exist is not an error.
+func (db *DB) DeleteSession(ctx context.Context, id string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ? OR expires_at < ?`, id, db.now())
+		return err
+	})
+}

@@ -1,0 +1,243 @@
+// Package views holds the templ components of every page, and the view models they take.
+package views
+
+import (
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/checkout"
+)
+
+// Page is what every merchant page's layout needs.
+type Page struct {
+	Title        string
+	CSRF         string
+	User         string // signed-in email; "" when signed out
+	Sandbox      bool
+	SandboxURL   string
+	DemoPassword bool // the demo login still has its printed password
+	Nav          string
+	Banner       string
+}
+
+// OrdersView is the merchant's order list.
+type OrdersView struct {
+	Orders     []checkout.Order
+	State      string
+	Search     string
+	More       bool
+	NextBefore int64
+	Before     int64
+	Filtered   bool
+}
+
+// NewOrderView is the new-order form with what was typed and what is wrong with it.
+type NewOrderView struct {
+	Amount       string
+	Description  string
+	Customer     string // chosen banq guid
+	CustomerName string
+	Search       string
+	Banqs        []banq.Banq
+	BanqPage     int
+	BanqPages    int
+	BanqError    string
+	Errors       map[string]string
+	Message      string
+	RetryOrderID int64
+}
+
+// OrderView is one order for the merchant.
+type OrderView struct {
+	Order  checkout.Order
+	Events []checkout.Event
+	PayURL string
+}
+
+// PayView is the customer's status page.
+type PayView struct {
+	Order         checkout.Order
+	Merchant      string
+	SandboxPayURL string // the sandbox's payer page for this payment, in sandbox mode
+	Now           time.Time
+}
+
+// AccountView is the account page.
+type AccountView struct {
+	Message string
+	Errors  map[string]string
+}
+
+func stateClass(s checkout.State) string { return "state state-" + string(s) }
+
+func stateIcon(s checkout.State) string {
+	switch s {
+	case checkout.StatePaid:
+		return "✓"
+	case checkout.StateDeclined, checkout.StateFailed, checkout.StateRejected, checkout.StateCanceled:
+		return "✕"
+	case checkout.StateExpired:
+		return "⌛"
+	case checkout.StateOnHold:
+		return "❚❚"
+	case checkout.StateAccepted:
+		return "…"
+	}
+	return "•"
+}
+
+// customerHeadline is the state in words for the payer.
+func customerHeadline(o checkout.Order) string {
+	switch o.State {
+	case checkout.StateCreating:
+		return "Preparing your payment request"
+	case checkout.StateWaiting:
+		return "Approve the payment in your Banq app"
+	case checkout.StateOnHold:
+		return "Your payment is on hold"
+	case checkout.StateAccepted:
+		return "Approved, processing your payment"
+	case checkout.StatePaid:
+		return "Paid, thank you"
+	case checkout.StateDeclined:
+		return "You declined this payment"
+	case checkout.StateExpired:
+		return "This payment request expired"
+	case checkout.StateCanceled:
+		return "This payment request was canceled"
+	case checkout.StateFailed:
+		return "The payment failed"
+	case checkout.StateRejected:
+		return "This payment request could not be sent"
+	}
+	return o.State.Label()
+}
+
+// customerDetail is what the payer can do now, in a sentence.
+func customerDetail(o checkout.Order, merchant string) string {
+	switch o.State {
+	case checkout.StateCreating:
+		return "The request is on its way to Banq. This page updates by itself."
+	case checkout.StateWaiting:
+		return "Open the Banq app on your phone: a request from " + merchant + " is waiting. Tap it, check the amount, and approve. This page updates by itself."
+	case checkout.StateOnHold:
+		return "Banq has put this payment on hold. Nothing is charged while it is on hold; this page updates when it moves on."
+	case checkout.StateAccepted:
+		return "You approved it. Banq is moving the money; this takes a few seconds."
+	case checkout.StatePaid:
+		return "Your payment was received. Keep this page as your receipt."
+	case checkout.StateDeclined:
+		return "Nothing was charged. If that was a mistake, ask " + merchant + " for a new payment link."
+	case checkout.StateExpired:
+		return "Nothing was charged. Ask " + merchant + " for a new payment link."
+	case checkout.StateCanceled:
+		return "Nothing was charged. " + merchant + " canceled this request."
+	case checkout.StateFailed:
+		return o.FailReason.CustomerText() + " Nothing was charged."
+	case checkout.StateRejected:
+		return "Nothing was charged. Please ask " + merchant + " for a new payment link."
+	}
+	return ""
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2 Jan 2006 15:04:05 UTC")
+}
+
+func isoTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func eventKindLabel(kind string) string {
+	switch kind {
+	case checkout.EventCreated:
+		return "Created"
+	case checkout.EventRequestSent:
+		return "Request sent"
+	case checkout.EventRequestFailed:
+		return "Send failed"
+	case checkout.EventWebhook:
+		return "Webhook"
+	case checkout.EventState:
+		return "State"
+	case checkout.EventReconciled:
+		return "Reconciled"
+	}
+	return kind
+}
+
+func errorTitle(status int) string {
+	switch status {
+	case 400, 422:
+		return "That did not work"
+	case 401:
+		return "Please sign in"
+	case 403:
+		return "Not allowed"
+	case 404:
+		return "Not found"
+	case 409:
+		return "Conflict"
+	case 413:
+		return "Too large"
+	case 429:
+		return "Too many attempts"
+	case 503:
+		return "Temporarily unavailable"
+	}
+	return "Something went wrong"
+}
+
+// prepend tells the live list whether new orders belong at its top: only on the unfiltered
+// first page.
+func prepend(v OrdersView) string {
+	if v.Filtered || v.Before != 0 {
+		return "0"
+	}
+	return "1"
+}
+
+func nextPageURL(v OrdersView) string {
+	q := url.Values{}
+	if v.State != "" {
+		q.Set("state", v.State)
+	}
+	if v.Search != "" {
+		q.Set("q", v.Search)
+	}
+	q.Set("before", strconv.FormatInt(v.NextBefore, 10))
+	return "/orders?" + q.Encode()
+}
+
+func banqPageURL(v NewOrderView, page int) string {
+	q := url.Values{}
+	q.Set("q", v.Search)
+	q.Set("page", strconv.Itoa(page))
+	q.Set("amount", v.Amount)
+	q.Set("description", v.Description)
+	return "/orders/new?" + q.Encode()
+}
+
+func containsBanq(v NewOrderView) bool {
+	for _, b := range v.Banqs {
+		if b.GUID == v.Customer {
+			return true
+		}
+	}
+	return false
+}
+
+func ariaInvalid(errs map[string]string, field string) string {
+	if _, ok := errs[field]; ok {
+		return "true"
+	}
+	return "false"
+}
