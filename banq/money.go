@@ -113,9 +113,12 @@ func (m Money) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads a JSON number (or a string holding one) exactly; it rejects more than
-// two significant decimals, exponents and values outside int64 cents.
+// two significant decimals, exponents and values outside int64 cents. null leaves m unchanged.
 func (m *Money) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return nil // as encoding/json does for its own types: null leaves the value alone
+	}
 	if len(b) > 1 && b[0] == '"' {
 		unq, err := strconv.Unquote(string(b))
 		if err != nil {

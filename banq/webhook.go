@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -65,7 +66,8 @@ func ParseWebhook(body []byte) (Webhook, error) {
 	if err := dec.Decode(&w); err != nil {
 		return Webhook{}, fmt.Errorf("%w: %v", ErrMalformedWebhook, err)
 	}
-	if dec.More() {
+	// dec.More would miss a stray '}' or ']' after the object; only the end of input will do.
+	if _, err := dec.Token(); err != io.EOF {
 		return Webhook{}, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedWebhook)
 	}
 	switch {
