@@ -67,13 +67,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return a.Run(ctx)
 }
 
-func openDB(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) (*store.DB, []string, error) {
+// openDB opens the database named by CHECKOUT_DB (or -db in args).
+func openDB(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) (*store.DB, error) {
 	cfg, err := app.ParseConfig(args, getenv, stderr)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	db, err := store.Open(ctx, cfg.DB)
-	return db, nil, err
+	return store.Open(ctx, cfg.DB)
 }
 
 // userCommand adds a merchant user: `checkout user add EMAIL`.
@@ -89,7 +89,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	if len([]rune(password)) < 10 || len(password) > 72 {
 		return errors.New("the password must have 10 to 72 characters")
 	}
-	db, _, err := openDB(ctx, args[2:], getenv, stderr)
+	db, err := openDB(ctx, args[2:], getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 	if len(args) < 1 || strings.HasPrefix(args[0], "-") {
 		return errors.New("usage: checkout backup FILE")
 	}
-	db, _, err := openDB(ctx, args[1:], getenv, stderr)
+	db, err := openDB(ctx, args[1:], getenv, stderr)
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,7 @@ type App struct {
 	url           string
 	secrets       atomic.Pointer[[]string]
 	workerRunning atomic.Bool
+	httpClient    *http.Client
 	merchantBanq  string
 }
 
@@ -74,7 +75,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		a.url = "http://" + browsable(a.ln.Addr().String())
 	}
 
-	bc := banq.Config{APIURL: cfg.BanqAPIURL, AuthURL: cfg.BanqAuthURL, ClientID: cfg.BanqClientID,
+	a.httpClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	bc := banq.Config{HTTPClient: a.httpClient, APIURL: cfg.BanqAPIURL, AuthURL: cfg.BanqAuthURL, ClientID: cfg.BanqClientID,
 		Username: cfg.BanqUsername, Password: cfg.BanqPassword, CompanyID: cfg.BanqCompanyID, Logger: log}
 	if cfg.Sandbox() {
 		sbDB := cfg.SandboxDB
@@ -364,8 +366,14 @@ func (a *App) close() error {
 	if a.ln != nil {
 		a.ln.Close()
 	}
+	if a.httpClient != nil {
+		// A pooled connection to the sandbox would hold its shutdown for seconds.
+		a.httpClient.CloseIdleConnections()
+	}
 	if a.Sandbox != nil {
-		errs = append(errs, a.Sandbox.Close())
+		if err := a.Sandbox.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close the sandbox: %w", err))
+		}
 	}
 	if a.DB != nil {
 		errs = append(errs, a.DB.Close())

@@ -23,11 +23,7 @@ const (
 )
 
 func (h *Handlers) newCookieStore() *sessions.CookieStore {
-	var pairs [][]byte
-	for _, k := range h.cfg.SessionKeys {
-		pairs = append(pairs, k)
-	}
-	st := sessions.NewCookieStore(pairs...)
+	st := sessions.NewCookieStore(h.cfg.SessionKeys...)
 	// The library's defaults (SameSite=None, no HttpOnly) are not what a checkout wants.
 	st.Options = &sessions.Options{
 		Path:     "/",

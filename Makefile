@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+GO      ?= go
+BIN     ?= bin/checkout
+FUZZTIME ?= 5s
+
+.PHONY: run test build generate check-generated lint fuzz bench clean
+
+run: ## the checkout on the built-in Banq sandbox, at http://localhost:8080
+	$(GO) run .
+
+build: ## a static-ish binary with cgo (go-sqlite3)
+	CGO_ENABLED=1 $(GO) build -trimpath -o $(BIN) .
+
+generate: ## regenerate templ components (committed)
+	$(GO) tool templ generate
+
+check-generated: ## fail when the committed *_templ.go are stale
+	@$(GO) tool templ generate >/dev/null 2>&1
+	@git diff --exit-code --stat -- '*_templ.go' || { echo "*_templ.go are stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard -- '*_templ.go')" || { echo "untracked *_templ.go: commit them"; exit 1; }
+
+lint: ## gofmt, go vet, staticcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+fuzz: ## each fuzz target for a short, fixed time
+	$(GO) test -run='^$$' -fuzz='^FuzzVerifyAndParseWebhook$$' -fuzztime=$(FUZZTIME) ./banq/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseMoney$$' -fuzztime=$(FUZZTIME) ./banq/
+
+test: check-generated lint ## every test, with the race detector, then the fuzzers briefly
+	$(GO) test -race -count=1 -timeout=20m ./...
+	$(MAKE) --no-print-directory fuzz
+
+bench: ## the load benchmark against the real app and sandbox on loopback
+	$(GO) run ./cmd/bench
+
+clean:
+	rm -rf bin data
