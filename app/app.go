@@ -143,6 +143,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		WebhookSecrets: func() []string { return *a.secrets.Load() },
 		SessionKeys:    sessionKeys,
 		Ready:          a.ready,
+		Heartbeat:      cfg.Heartbeat,
 		Logger:         log,
 	}, a.DB, a.Service, a.Banq, a.Hub)
 	a.Echo = echo.New()

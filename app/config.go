@@ -38,6 +38,7 @@ type Config struct {
 	ReconcileInterval time.Duration // CHECKOUT_RECONCILE_INTERVAL
 	RecoverAfter      time.Duration // CHECKOUT_RECOVER_AFTER
 	ShutdownTimeout   time.Duration // CHECKOUT_SHUTDOWN_TIMEOUT
+	Heartbeat         time.Duration // CHECKOUT_SSE_HEARTBEAT: comment sent on idle streams
 	LogFormat         string        // CHECKOUT_LOG_FORMAT: json, text, or "" for text on a terminal
 	LogLevel          string        // CHECKOUT_LOG_LEVEL
 }
@@ -95,6 +96,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	c.ReconcileInterval = dur("CHECKOUT_RECONCILE_INTERVAL", time.Second)
 	c.RecoverAfter = dur("CHECKOUT_RECOVER_AFTER", 10*time.Second)
 	c.ShutdownTimeout = dur("CHECKOUT_SHUTDOWN_TIMEOUT", 10*time.Second)
+	c.Heartbeat = dur("CHECKOUT_SSE_HEARTBEAT", 20*time.Second)
 	c.LogFormat = env("CHECKOUT_LOG_FORMAT", "")
 	c.LogLevel = env("CHECKOUT_LOG_LEVEL", "info")
 	if err := fs.Parse(args); err != nil {

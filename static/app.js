@@ -83,6 +83,8 @@
         if (old) old.replaceWith(row);
         else if (prepend) body.insertBefore(row, body.firstChild);
       },
+      // The server fell too far behind to patch rows: start over from the truth.
+      reload: function () { location.reload(); },
     });
   }
 
