@@ -147,3 +147,32 @@ func readAll(t *testing.T, resp *http.Response) string {
 	}
 	return b.String()
 }
+
+// An order whose create never reached Banq (the app died first) is sent at the next start-up,
+// with its original key, without waiting for its scheduled check.
+func TestInterruptedCreateIsRecoveredAtStartUp(t *testing.T) {
+	dir := t.TempDir()
+	slow := apptest.Options{Dir: dir, RecoverAfter: time.Hour, ReconcileAfter: time.Hour}
+	a := apptest.Start(t, slow)
+	payer := a.PayerBanqs(t)[0]
+	// Stored as the form handler stores it, but "crashing" before Banq is called.
+	o, err := a.DB.CreateOrder(context.Background(), checkout.Order{
+		Token: "recover-token-0123456789", IdempotencyKey: "8c7a3f4e-0d1b-4a8e-9a3e-2f1d0c9b8a7e", Amount: 700,
+		Description: "Interrupted", CustomerBanq: payer.GUID, CustomerName: payer.Name, State: checkout.StateCreating,
+		NextCheckAt: time.Now().Add(time.Hour),
+	}, checkout.Event{Kind: checkout.EventCreated, State: checkout.StateCreating, Message: "created"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	b := apptest.Start(t, slow)
+	got := b.WaitOrder(t, o.ID, 5*time.Second, func(o checkout.Order) bool { return o.State == checkout.StateWaiting })
+	if got.PaymentID == "" {
+		t.Fatal("recovered order has no payment id")
+	}
+	if n := len(b.SandboxPayments(t, o.IdempotencyKey)); n != 1 {
+		t.Fatalf("sandbox holds %d payments for the order, want 1", n)
+	}
+}

@@ -24,6 +24,7 @@ type Store interface {
 	OrderForPayment(ctx context.Context, paymentID, externalOrderCode string) (Order, error)
 	UpdateOrder(ctx context.Context, id int64, fn func(*Order) (Change, error)) (Update, error)
 	DueOrders(ctx context.Context, now time.Time, limit int) ([]Order, error)
+	ListOrders(ctx context.Context, f OrderFilter) ([]Order, bool, error)
 	InsertWebhook(ctx context.Context, w InboxWebhook) (bool, error)
 	PendingWebhooks(ctx context.Context, now time.Time, limit int) ([]InboxWebhook, error)
 	FinishWebhook(ctx context.Context, w InboxWebhook) error

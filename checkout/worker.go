@@ -166,11 +166,39 @@ func (s *Service) postpone(ctx context.Context, id int64) {
 	s.publish(up)
 }
 
-// RunReconciler calls Reconcile every interval until ctx ends. Its first pass runs at once, so
-// orders interrupted by a crash are finished at start-up.
+// Recover sends again, with their original keys, the orders whose create was never confirmed:
+// after a crash nothing is in flight, so none of them needs to wait for its next check.
+func (s *Service) Recover(ctx context.Context) (int, error) {
+	n := 0
+	var before int64
+	for {
+		orders, more, err := s.store.ListOrders(ctx, OrderFilter{State: StateCreating, Before: before, Limit: 100})
+		if err != nil {
+			return n, err
+		}
+		for _, o := range orders {
+			if _, err := s.send(ctx, o); err != nil && ErrorCode(err) != EInvalid {
+				s.log.Warn("recover order", "order_id", o.ID, "err", err)
+			}
+			n++
+			before = o.ID
+		}
+		if !more || ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+	}
+}
+
+// RunReconciler recovers interrupted creates, then calls Reconcile every interval until ctx
+// ends.
 func (s *Service) RunReconciler(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		interval = time.Second
+	}
+	if n, err := s.Recover(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("recover interrupted orders", "err", err)
+	} else if n > 0 {
+		s.log.Info("recovered interrupted orders", "count", n)
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()

@@ -1,0 +1,69 @@
+package app_test
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/banq-checkout/checkout/app"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestParseConfigDefaultsToSandbox(t *testing.T) {
+	c, err := app.ParseConfig(nil, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Sandbox() || c.Addr != ":8080" || c.DB != "./data/checkout.db" || c.SandboxAddr != "127.0.0.1:8081" {
+		t.Fatalf("got %+v, want sandbox defaults", c)
+	}
+	c, err = app.ParseConfig([]string{"-addr", "127.0.0.1:9999"}, envOf(map[string]string{"CHECKOUT_ADDR": ":1"}), io.Discard)
+	if err != nil || c.Addr != "127.0.0.1:9999" {
+		t.Fatalf("flag over variable: got %q, %v", c.Addr, err)
+	}
+}
+
+func TestParseConfigNamesTheBadVariable(t *testing.T) {
+	real := map[string]string{
+		"BANQ_API_URL": "https://api.banq.example", "BANQ_AUTH_URL": "https://auth.banq.example",
+		"BANQ_CLIENT_ID": "id", "BANQ_USERNAME": "u", "BANQ_PASSWORD": "p",
+		"CHECKOUT_PUBLIC_URL": "https://pay.example", "CHECKOUT_SESSION_KEY": strings.Repeat("k", 32),
+	}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range real {
+			m[a] = b
+		}
+		m[k] = v
+		return m
+	}
+	tests := []struct {
+		env  map[string]string
+		name string
+	}{
+		{map[string]string{"CHECKOUT_ADDR": "nonsense"}, "CHECKOUT_ADDR"},
+		{map[string]string{"SANDBOX_ADDR": "8081"}, "SANDBOX_ADDR"},
+		{map[string]string{"CHECKOUT_PUBLIC_URL": "pay.example"}, "CHECKOUT_PUBLIC_URL"},
+		{map[string]string{"CHECKOUT_RECONCILE_AFTER": "soon"}, "CHECKOUT_RECONCILE_AFTER"},
+		{map[string]string{"CHECKOUT_LOG_FORMAT": "xml"}, "CHECKOUT_LOG_FORMAT"},
+		{map[string]string{"CHECKOUT_SESSION_KEY": "short"}, "CHECKOUT_SESSION_KEY"},
+		{with("CHECKOUT_SESSION_KEY", ""), "CHECKOUT_SESSION_KEY"},
+		{with("BANQ_PASSWORD", ""), "BANQ_PASSWORD"},
+		{with("BANQ_API_URL", "ftp://x"), "BANQ_API_URL"},
+		{with("CHECKOUT_PUBLIC_URL", ""), "CHECKOUT_PUBLIC_URL"},
+	}
+	for _, tt := range tests {
+		_, err := app.ParseConfig(nil, envOf(tt.env), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.name) {
+			t.Errorf("env %v: got %v, want an error naming %s", tt.env, err, tt.name)
+		}
+	}
+	c, err := app.ParseConfig(nil, envOf(real), io.Discard)
+	if err != nil || c.Sandbox() || c.ReconcileAfter != 30*time.Second {
+		t.Fatalf("real Banq config: got sandbox=%v, %v", c.Sandbox(), err)
+	}
+}
