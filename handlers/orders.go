@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -121,8 +122,8 @@ func (h *Handlers) createOrder(c echo.Context) error {
 
 // orderFormError shows the form again with everything the merchant typed and what to fix.
 func (h *Handlers) orderFormError(c echo.Context, v views.NewOrderView, err error) error {
-	ce, ok := err.(*checkout.Error)
-	if !ok || ce.Code == checkout.EInternal {
+	var ce *checkout.Error
+	if !errors.As(err, &ce) || ce.Code == checkout.EInternal {
 		return err
 	}
 	v.Message, v.Errors = ce.Message, ce.Fields
