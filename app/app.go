@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,7 @@ type App struct {
 	Banq    *banq.Client
 	Sandbox *sandbox.Running // nil with real Banq
 	Hub     *live.Hub
+	Feeder  *live.Feeder // set when the database is shared with other instances (PostgreSQL)
 	Service *checkout.Service
 	Echo    *echo.Echo
 
@@ -80,8 +82,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		Username: cfg.BanqUsername, Password: cfg.BanqPassword, CompanyID: cfg.BanqCompanyID, Logger: log}
 	if cfg.Sandbox() {
 		sbDB := cfg.SandboxDB
-		if sbDB == "" {
-			sbDB = filepath.Join(filepath.Dir(cfg.DB), "sandbox.db")
+		if sbDB == "" && store.IsPostgres(cfg.DB) {
+			sbDB = filepath.Join("data", "sandbox.db")
+		} else if sbDB == "" {
+			sbDB = filepath.Join(filepath.Dir(strings.TrimPrefix(cfg.DB, "sqlite:")), "sandbox.db")
 		}
 		a.Sandbox, err = sandbox.Start(context.WithoutCancel(ctx), cfg.SandboxAddr, sandbox.Config{
 			DBPath: sbDB, StepDelay: cfg.SandboxStepDelay, Logger: log.With("component", "sandbox"),
@@ -123,12 +127,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		}
 	}
 
+	// With one process the service publishes to the hub directly; with a shared database every
+	// change, ours or another instance's, reaches the hub through the feeder, in seq order.
+	var pub checkout.Publisher = a.Hub
+	if a.DB.Shared() {
+		a.Feeder = live.NewFeeder(a.Hub, a.DB, log.With("component", "live-feed"))
+		pub = a.Feeder
+	}
 	a.Service = checkout.New(checkout.Config{
 		MerchantBanq:   a.merchantBanq,
 		RecoverAfter:   cfg.RecoverAfter,
 		ReconcileAfter: cfg.ReconcileAfter,
 		Logger:         log,
-	}, a.DB, a.Banq, a.Hub)
+	}, a.DB, a.Banq, pub)
 
 	merchant := cfg.MerchantName
 	if merchant == "" {
@@ -336,8 +347,22 @@ func (a *App) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		a.Service.RunReconciler(workCtx, a.cfg.ReconcileInterval)
+		// One instance at a time reconciles; another takes over if it dies.
+		a.DB.Exclusive(workCtx, "reconciler", 0, func(ctx context.Context) {
+			a.Service.RunReconciler(ctx, a.cfg.ReconcileInterval)
+		})
 	}()
+	if a.Feeder != nil {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			a.Feeder.Run(workCtx, 4)
+		}()
+		go func() {
+			defer wg.Done()
+			a.DB.WatchChanges(workCtx, 0, a.Feeder.Changed)
+		}()
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(a.ln) }()
 	a.log.Info("checkout listening", "url", a.url, "sandbox", a.cfg.Sandbox())

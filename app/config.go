@@ -75,7 +75,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs := flag.NewFlagSet("checkout", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", env("CHECKOUT_ADDR", ":8080"), "listen address (CHECKOUT_ADDR)")
-	fs.StringVar(&c.DB, "db", env("CHECKOUT_DB", "./data/checkout.db"), "SQLite database file (CHECKOUT_DB)")
+	fs.StringVar(&c.DB, "db", env("CHECKOUT_DB", "./data/checkout.db"), "SQLite database file, or postgres:// URL for several instances (CHECKOUT_DB)")
 	fs.StringVar(&c.PublicURL, "public-url", env("CHECKOUT_PUBLIC_URL", ""), "public base URL for links and webhooks (CHECKOUT_PUBLIC_URL)")
 	fs.StringVar(&c.MerchantName, "merchant-name", env("CHECKOUT_MERCHANT_NAME", ""), "merchant name on payment pages (CHECKOUT_MERCHANT_NAME)")
 	fs.StringVar(&c.BanqAPIURL, "banq-api-url", env("BANQ_API_URL", ""), "Banq API base URL (BANQ_API_URL)")

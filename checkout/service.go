@@ -26,8 +26,9 @@ type Store interface {
 	DueOrders(ctx context.Context, now time.Time, limit int) ([]Order, error)
 	ListOrders(ctx context.Context, f OrderFilter) ([]Order, bool, error)
 	InsertWebhook(ctx context.Context, w InboxWebhook) (bool, error)
-	PendingWebhooks(ctx context.Context, now time.Time, limit int) ([]InboxWebhook, error)
-	FinishWebhook(ctx context.Context, w InboxWebhook) error
+	// ClaimWebhook hands out one pending inbox webhook due at now that no other worker, in this
+	// instance or another, is processing; nil when there is none.
+	ClaimWebhook(ctx context.Context, now time.Time) (WebhookClaim, error)
 }
 
 // Banq is what the checkout needs from the Banq API (banq.Client implements it).

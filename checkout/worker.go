@@ -70,50 +70,56 @@ func (s *Service) Process(ctx context.Context, w InboxWebhook) (InboxWebhook, er
 	return w, nil
 }
 
+// WebhookClaim is one inbox webhook that this worker, and no other, is processing. The store
+// makes that hold across instances (see store.DB.ClaimWebhook); a claim whose instance dies is
+// released with it, so another instance finishes the webhook.
+type WebhookClaim interface {
+	Webhook() InboxWebhook
+	// Finish records the outcome of processing and ends the claim.
+	Finish(ctx context.Context, w InboxWebhook) error
+	// Release ends the claim without recording anything: the webhook stays pending.
+	Release()
+}
+
 // RunWorker drains the webhook inbox until ctx ends, processing up to Config.Workers webhooks at
 // once. An item being processed when ctx ends is finished or left pending, never half-applied.
 func (s *Service) RunWorker(ctx context.Context) error {
 	sem := make(chan struct{}, s.cfg.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	inflight := map[string]bool{}
-	var mu sync.Mutex
+	// claim starts one webhook if a worker slot is free and one is due.
+	claim := func() bool {
+		select {
+		case sem <- struct{}{}:
+		default:
+			return false
+		}
+		c, err := s.store.ClaimWebhook(ctx, s.now())
+		if err != nil || c == nil {
+			<-sem
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("claim a webhook from the inbox", "err", err)
+			}
+			return false
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem; s.Wake() }()
+			// A webhook being applied is finished even if shutdown begins meanwhile.
+			done, err := s.Process(context.WithoutCancel(ctx), c.Webhook())
+			if err != nil {
+				c.Release()
+				return
+			}
+			if err := c.Finish(context.WithoutCancel(ctx), done); err != nil {
+				s.log.Error("record webhook outcome", "webhook_id", done.ID, "err", err)
+			}
+		}()
+		return true
+	}
 	for {
-		batch, err := s.store.PendingWebhooks(ctx, s.now(), 4*s.cfg.Workers)
-		if err != nil && ctx.Err() == nil {
-			s.log.Error("read webhook inbox", "err", err)
-		}
-		started := 0
-		for _, w := range batch {
-			mu.Lock()
-			busy := inflight[w.ID]
-			inflight[w.ID] = true
-			mu.Unlock()
-			if busy {
-				continue
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			started++
-			wg.Add(1)
-			go func(w InboxWebhook) {
-				defer wg.Done()
-				defer func() { <-sem; mu.Lock(); delete(inflight, w.ID); mu.Unlock(); s.Wake() }()
-				// A webhook being applied is finished even if shutdown begins meanwhile.
-				done, err := s.Process(context.WithoutCancel(ctx), w)
-				if err != nil {
-					return
-				}
-				if err := s.store.FinishWebhook(context.WithoutCancel(ctx), done); err != nil {
-					s.log.Error("record webhook outcome", "webhook_id", w.ID, "err", err)
-				}
-			}(w)
-		}
-		if started == len(batch) && len(batch) == 4*s.cfg.Workers {
-			continue // more may be waiting
+		for ctx.Err() == nil && claim() {
 		}
 		select {
 		case <-ctx.Done():

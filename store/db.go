@@ -1,9 +1,15 @@
-// Package store persists the checkout in SQLite: orders, their payments and transactions, each
-// order's timeline, the webhook inbox, merchant users and their sessions.
+// Package store persists the checkout: orders, their payments and transactions, each order's
+// timeline, the webhook inbox, merchant users and their sessions. It speaks two dialects behind
+// one type, chosen by the DSN given to Open; the rest of the code does not know which it has.
 //
-// Writes go through one connection (SetMaxOpenConns(1), BEGIN IMMEDIATE), so they queue in Go
-// instead of failing with "database is locked"; reads use a separate read-only pool and run
-// beside the writer thanks to WAL.
+// SQLite (a file path, or sqlite:path) is the default: one file, one process. Writes go through
+// one connection (SetMaxOpenConns(1), BEGIN IMMEDIATE), so they queue in Go instead of failing
+// with "database is locked"; reads use a separate read-only pool and run beside the writer
+// thanks to WAL.
+//
+// PostgreSQL (postgres://...) lets several identical app instances share one database: row
+// locks serialise changes to an order, FOR UPDATE SKIP LOCKED hands each inbox webhook to one
+// instance, LISTEN/NOTIFY wakes the others after a commit (see postgres.go).
 package store
 
 import (
@@ -19,6 +25,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -26,20 +33,37 @@ import (
 	"github.com/banq-checkout/checkout/checkout"
 )
 
-//go:embed migrations/*.sql
+// migrations/ is SQLite's; migrations_postgres/ holds PostgreSQL's twins: same numbers, same
+// meaning, each dialect's types.
+//
+//go:embed migrations/*.sql migrations_postgres/*.sql
 var migrations embed.FS
 
 // DB is the checkout's database.
 type DB struct {
 	write *sql.DB
-	read  *sql.DB
+	read  *sql.DB // the same pool as write on PostgreSQL
 	path  string
+	pg    *pgState // nil on SQLite
+
+	claimMu sync.Mutex      // SQLite: the webhooks this process is processing
+	claimed map[string]bool //
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
 
-// Open opens (creating if needed) the database file at path and applies pending migrations.
-func Open(ctx context.Context, path string) (*DB, error) {
+// IsPostgres reports whether dsn selects PostgreSQL (postgres:// or postgresql://).
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open opens the database named by dsn and applies pending migrations: a postgres:// URL opens
+// PostgreSQL; a file path (or sqlite:path) opens, creating if needed, a SQLite file.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	if IsPostgres(dsn) {
+		return openPostgres(ctx, dsn)
+	}
+	path := strings.TrimPrefix(dsn, "sqlite:")
 	if path == "" {
 		return nil, errors.New("store: empty database path")
 	}
@@ -55,7 +79,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	db := &DB{write: w, path: path, Now: time.Now}
+	db := &DB{write: w, path: path, Now: time.Now, claimed: map[string]bool{}}
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -77,23 +101,52 @@ func escapePath(p string) string {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	if db.pg != nil {
+		return db.write.Close()
+	}
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 
-// Path is the database file.
+// Path is the database file, or the PostgreSQL URL without its password.
 func (db *DB) Path() string { return db.path }
+
+// Shared reports whether other app instances may use the same database (PostgreSQL), so that
+// changes they commit must be watched for (WatchChanges) and exclusive work arbitrated
+// (Exclusive).
+func (db *DB) Shared() bool { return db.pg != nil }
+
+// q adapts a query written with ? placeholders to the dialect: $1, $2... on PostgreSQL.
+func (db *DB) q(query string) string {
+	if db.pg == nil || !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
 
 // Ping checks that the database answers and is writable.
 func (db *DB) Ping(ctx context.Context) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO settings(key, value) VALUES('ping', ?)
-			ON CONFLICT(key) DO UPDATE SET value = excluded.value`, db.now())
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO settings(key, value) VALUES('ping', ?)
+			ON CONFLICT(key) DO UPDATE SET value = excluded.value`), db.now())
 		return err
 	})
 }
 
 // Backup writes a consistent copy of the live database to dest (VACUUM INTO), which must not exist.
 func (db *DB) Backup(ctx context.Context, dest string) error {
+	if db.pg != nil {
+		return checkout.Errorf(checkout.EInvalid, "backup: on PostgreSQL use pg_dump (or your provider's snapshots)")
+	}
 	if _, err := os.Stat(dest); err == nil {
 		return checkout.Errorf(checkout.EConflict, "%s already exists", dest)
 	}
@@ -102,6 +155,9 @@ func (db *DB) Backup(ctx context.Context, dest string) error {
 }
 
 func (db *DB) migrate(ctx context.Context) error {
+	if db.pg != nil {
+		return db.migratePostgres(ctx)
+	}
 	files, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
@@ -166,7 +222,7 @@ func wrap(err error) error {
 	case errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked):
 		return &checkout.Error{Code: checkout.EUnavailable, Message: "The database is busy; try again.", Err: err}
 	}
-	return err
+	return wrapPostgres(err)
 }
 
 const timeFormat = "2006-01-02T15:04:05.000000000Z"
@@ -194,7 +250,7 @@ func parseTime(s string) time.Time {
 // Setting returns the value stored under key, or ENotFound.
 func (db *DB) Setting(ctx context.Context, key string) (string, error) {
 	var v string
-	err := db.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT value FROM settings WHERE key = ?`), key).Scan(&v)
 	return v, wrap(err)
 }
 
@@ -209,10 +265,10 @@ func (db *DB) SettingOrInit(ctx context.Context, key string, init func() (string
 		return "", err
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO NOTHING`, key, v); err != nil {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO NOTHING`), key, v); err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+		return tx.QueryRowContext(ctx, db.q(`SELECT value FROM settings WHERE key = ?`), key).Scan(&v)
 	})
 	return v, err
 }

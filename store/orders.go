@@ -45,52 +45,50 @@ func (db *DB) CreateOrder(ctx context.Context, o checkout.Order, first checkout.
 	now := db.Now()
 	o.CreatedAt, o.UpdatedAt = now, now
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO orders(pay_token, idempotency_key, amount_cents,
+		err := tx.QueryRowContext(ctx, db.q(`INSERT INTO orders(pay_token, idempotency_key, amount_cents,
 			description, customer_banq, customer_name, state, created_by, created_at, updated_at,
 			expires_at, next_check_at)
-			VALUES(?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?, ?)`,
+			VALUES(?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?, ?) RETURNING id`),
 			o.Token, o.IdempotencyKey, int64(o.Amount), o.Description, o.CustomerBanq, o.CustomerName,
-			o.State, o.CreatedBy, formatTime(now), formatTime(now), formatTime(o.ExpiresAt),
-			formatTime(o.NextCheckAt))
+			string(o.State), o.CreatedBy, formatTime(now), formatTime(now), formatTime(o.ExpiresAt),
+			formatTime(o.NextCheckAt)).Scan(&o.ID)
 		if err != nil {
-			return err
-		}
-		if o.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
 		first.OrderID = o.ID
 		if first.At.IsZero() {
 			first.At = now
 		}
-		seq, err := insertEvent(ctx, tx, first)
+		seq, err := db.insertEvent(ctx, tx, first)
 		if err != nil {
 			return err
 		}
 		o.LastSeq = seq
-		_, err = tx.ExecContext(ctx, `UPDATE orders SET last_seq = ? WHERE id = ?`, seq, o.ID)
-		return err
+		if _, err = tx.ExecContext(ctx, db.q(`UPDATE orders SET last_seq = ? WHERE id = ?`), seq, o.ID); err != nil {
+			return err
+		}
+		return db.notify(ctx, tx, o.ID, seq)
 	})
 	return o, err
 }
 
-func insertEvent(ctx context.Context, tx *sql.Tx, e checkout.Event) (int64, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO order_events(order_id, at, kind, state, message, webhook_id)
-		VALUES(?, ?, ?, ?, ?, ?)`, e.OrderID, formatTime(e.At), e.Kind, e.State, e.Message, e.WebhookID)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+func (db *DB) insertEvent(ctx context.Context, tx *sql.Tx, e checkout.Event) (int64, error) {
+	var seq int64
+	err := tx.QueryRowContext(ctx, db.q(`INSERT INTO order_events(order_id, at, kind, state, message, webhook_id)
+		VALUES(?, ?, ?, ?, ?, ?) RETURNING seq`), e.OrderID, formatTime(e.At), e.Kind, string(e.State), e.Message,
+		e.WebhookID).Scan(&seq)
+	return seq, err
 }
 
 // Order returns the order with id, or ENotFound.
 func (db *DB) Order(ctx context.Context, id int64) (checkout.Order, error) {
-	o, err := scanOrder(db.read.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = ?`, id))
+	o, err := scanOrder(db.read.QueryRowContext(ctx, db.q(`SELECT `+orderColumns+` FROM orders WHERE id = ?`), id))
 	return o, wrap(err)
 }
 
 // OrderByToken returns the order whose payment link token is token, or ENotFound.
 func (db *DB) OrderByToken(ctx context.Context, token string) (checkout.Order, error) {
-	o, err := scanOrder(db.read.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE pay_token = ?`, token))
+	o, err := scanOrder(db.read.QueryRowContext(ctx, db.q(`SELECT `+orderColumns+` FROM orders WHERE pay_token = ?`), token))
 	return o, wrap(err)
 }
 
@@ -98,8 +96,8 @@ func (db *DB) OrderByToken(ctx context.Context, token string) (checkout.Order, e
 // idempotency key the payment carries as externalOrderCode (a webhook can arrive before the
 // create call's answer was stored). ENotFound when neither matches.
 func (db *DB) OrderForPayment(ctx context.Context, paymentID, externalOrderCode string) (checkout.Order, error) {
-	o, err := scanOrder(db.read.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders
-		WHERE payment_id = ? OR idempotency_key = ? ORDER BY payment_id IS NULL LIMIT 1`,
+	o, err := scanOrder(db.read.QueryRowContext(ctx, db.q(`SELECT `+orderColumns+` FROM orders
+		WHERE payment_id = ? OR idempotency_key = ? ORDER BY payment_id IS NULL LIMIT 1`),
 		paymentID, externalOrderCode))
 	return o, wrap(err)
 }
@@ -114,7 +112,7 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 	var args []any
 	if f.State != "" {
 		where = append(where, "state = ?")
-		args = append(args, f.State)
+		args = append(args, string(f.State))
 	}
 	if f.Before > 0 {
 		where = append(where, "id < ?")
@@ -122,9 +120,13 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 	}
 	if s := strings.TrimSpace(f.Search); s != "" {
 		s = strings.TrimPrefix(s, "#")
-		cond := `(customer_name LIKE ? ESCAPE '\' OR description LIKE ? ESCAPE '\'`
-		like := "%" + escapeLike(s) + "%"
-		args = append(args, like, like)
+		like := "LIKE"
+		if db.pg != nil {
+			like = "ILIKE" // SQLite's LIKE ignores ASCII case already
+		}
+		cond := `(customer_name ` + like + ` ? ESCAPE '\' OR description ` + like + ` ? ESCAPE '\'`
+		pattern := "%" + escapeLike(s) + "%"
+		args = append(args, pattern, pattern)
 		if id, err := strconv.ParseInt(s, 10, 64); err == nil {
 			cond += ` OR id = ?`
 			args = append(args, id)
@@ -137,7 +139,7 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, f.Limit+1)
-	rows, err := db.read.QueryContext(ctx, q, args...)
+	rows, err := db.read.QueryContext(ctx, db.q(q), args...)
 	if err != nil {
 		return nil, false, wrap(err)
 	}
@@ -171,7 +173,9 @@ func escapeLike(s string) string {
 func (db *DB) UpdateOrder(ctx context.Context, id int64, fn func(*checkout.Order) (checkout.Change, error)) (checkout.Update, error) {
 	var up checkout.Update
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		o, err := scanOrder(tx.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = ?`, id))
+		// On PostgreSQL the row lock serialises changes to one order across instances, so its
+		// events get their seq in commit order.
+		o, err := scanOrder(tx.QueryRowContext(ctx, db.q(`SELECT `+orderColumns+` FROM orders WHERE id = ?`+db.forUpdate()), id))
 		if err != nil {
 			return err
 		}
@@ -189,7 +193,7 @@ func (db *DB) UpdateOrder(ctx context.Context, id int64, fn func(*checkout.Order
 			if e.State == "" {
 				e.State = o.State
 			}
-			if e.Seq, err = insertEvent(ctx, tx, e); err != nil {
+			if e.Seq, err = db.insertEvent(ctx, tx, e); err != nil {
 				return err
 			}
 			o.LastSeq = e.Seq
@@ -198,32 +202,35 @@ func (db *DB) UpdateOrder(ctx context.Context, id int64, fn func(*checkout.Order
 		fetched := formatTime(now)
 		if p := ch.Payment; p != nil {
 			body, _ := json.Marshal(p)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO payments(id, order_id, status, funds_cents, body, fetched_at)
+			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO payments(id, order_id, status, funds_cents, body, fetched_at)
 				VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status,
-				funds_cents = excluded.funds_cents, body = excluded.body, fetched_at = excluded.fetched_at`,
-				p.ID, o.ID, p.Status, int64(p.Funds), body, fetched); err != nil {
+				funds_cents = excluded.funds_cents, body = excluded.body, fetched_at = excluded.fetched_at`),
+				p.ID, o.ID, string(p.Status), int64(p.Funds), string(body), fetched); err != nil {
 				return err
 			}
 		}
 		for _, t := range ch.Transactions {
 			body, _ := json.Marshal(t)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO transactions(id, payment_id, order_id, status, fail_reason, funds_cents, body, fetched_at)
+			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO transactions(id, payment_id, order_id, status, fail_reason, funds_cents, body, fetched_at)
 				VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status,
 				fail_reason = excluded.fail_reason, funds_cents = excluded.funds_cents, body = excluded.body,
-				fetched_at = excluded.fetched_at`,
-				t.ID, t.PaymentID, o.ID, t.Status, t.FailReason, int64(t.Funds), body, fetched); err != nil {
+				fetched_at = excluded.fetched_at`),
+				t.ID, t.PaymentID, o.ID, string(t.Status), string(t.FailReason), int64(t.Funds), string(body), fetched); err != nil {
 				return err
 			}
 		}
 		o.UpdatedAt = now
-		_, err = tx.ExecContext(ctx, `UPDATE orders SET state = ?, fail_reason = ?, payment_id = ?,
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE orders SET state = ?, fail_reason = ?, payment_id = ?,
 			transaction_id = ?, create_error = ?, create_attempts = ?, updated_at = ?, paid_at = ?,
-			expires_at = ?, late = ?, next_check_at = ?, check_attempts = ?, last_seq = ? WHERE id = ?`,
-			o.State, o.FailReason, nullable(o.PaymentID), o.TransactionID, o.CreateError,
+			expires_at = ?, late = ?, next_check_at = ?, check_attempts = ?, last_seq = ? WHERE id = ?`),
+			string(o.State), string(o.FailReason), nullable(o.PaymentID), o.TransactionID, o.CreateError,
 			o.CreateAttempts, formatTime(o.UpdatedAt), formatTime(o.PaidAt), formatTime(o.ExpiresAt),
 			o.Late, formatTime(o.NextCheckAt), o.CheckAttempts, o.LastSeq, o.ID)
 		up.Order = o
-		return err
+		if err != nil || len(up.Events) == 0 {
+			return err
+		}
+		return db.notify(ctx, tx, o.ID, o.LastSeq)
 	})
 	if errors.Is(err, checkout.ErrNoChange) {
 		return up, nil
@@ -236,8 +243,8 @@ func (db *DB) UpdateOrder(ctx context.Context, id int64, fn func(*checkout.Order
 
 // Events returns the timeline of an order after seq, oldest first.
 func (db *DB) Events(ctx context.Context, orderID, afterSeq int64) ([]checkout.Event, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT seq, order_id, at, kind, state, message, webhook_id
-		FROM order_events WHERE order_id = ? AND seq > ? ORDER BY seq`, orderID, afterSeq)
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT seq, order_id, at, kind, state, message, webhook_id
+		FROM order_events WHERE order_id = ? AND seq > ? ORDER BY seq`), orderID, afterSeq)
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -258,8 +265,8 @@ func (db *DB) Events(ctx context.Context, orderID, afterSeq int64) ([]checkout.E
 // DueOrders returns orders that are not in a terminal state and whose next check is due at now,
 // oldest check first.
 func (db *DB) DueOrders(ctx context.Context, now time.Time, limit int) ([]checkout.Order, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+orderColumns+` FROM orders
-		WHERE next_check_at <> '' AND next_check_at <= ? ORDER BY next_check_at LIMIT ?`,
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+orderColumns+` FROM orders
+		WHERE next_check_at <> '' AND next_check_at <= ? ORDER BY next_check_at LIMIT ?`),
 		formatTime(now), limit)
 	if err != nil {
 		return nil, wrap(err)
@@ -280,7 +287,11 @@ func (db *DB) DueOrders(ctx context.Context, now time.Time, limit int) ([]checko
 
 // Transactions returns the Banq transactions seen for an order, oldest first.
 func (db *DB) Transactions(ctx context.Context, orderID int64) ([]banq.Transaction, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT body FROM transactions WHERE order_id = ? ORDER BY rowid`, orderID)
+	order := "rowid"
+	if db.pg != nil {
+		order = "ord"
+	}
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT body FROM transactions WHERE order_id = ? ORDER BY `+order), orderID)
 	if err != nil {
 		return nil, wrap(err)
 	}

@@ -22,26 +22,25 @@ const userColumns = `id, email, password_hash, demo, created_at, password_change
 func (db *DB) CreateUser(ctx context.Context, u checkout.User) (checkout.User, error) {
 	u.CreatedAt = db.Now()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO users(email, password_hash, demo, created_at) VALUES(?, ?, ?, ?)`,
-			u.Email, u.PasswordHash, u.Demo, formatTime(u.CreatedAt))
-		if err != nil {
-			return err
-		}
-		u.ID, err = res.LastInsertId()
-		return err
+		return tx.QueryRowContext(ctx, db.q(`INSERT INTO users(email, password_hash, demo, created_at) VALUES(?, ?, ?, ?) RETURNING id`),
+			u.Email, u.PasswordHash, u.Demo, formatTime(u.CreatedAt)).Scan(&u.ID)
 	})
 	return u, err
 }
 
 // UserByEmail returns the user with email (any case), or ENotFound.
 func (db *DB) UserByEmail(ctx context.Context, email string) (checkout.User, error) {
-	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+	where := `email = ?` // COLLATE NOCASE on SQLite
+	if db.pg != nil {
+		where = `lower(email) = lower(?)` // a unique index on lower(email)
+	}
+	u, err := scanUser(db.read.QueryRowContext(ctx, db.q(`SELECT `+userColumns+` FROM users WHERE `+where), email))
 	return u, wrap(err)
 }
 
 // User returns the user with id, or ENotFound.
 func (db *DB) User(ctx context.Context, id int64) (checkout.User, error) {
-	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	u, err := scanUser(db.read.QueryRowContext(ctx, db.q(`SELECT `+userColumns+` FROM users WHERE id = ?`), id))
 	return u, wrap(err)
 }
 
@@ -49,15 +48,15 @@ func (db *DB) User(ctx context.Context, id int64) (checkout.User, error) {
 // everywhere else: every session but keep is deleted.
 func (db *DB) SetPassword(ctx context.Context, userID int64, hash []byte, keep string) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, demo = 0, password_changed_at = ? WHERE id = ?`,
-			hash, db.now(), userID)
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE users SET password_hash = ?, demo = ?, password_changed_at = ? WHERE id = ?`),
+			hash, false, db.now(), userID)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return sql.ErrNoRows
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, keep)
+		_, err = tx.ExecContext(ctx, db.q(`DELETE FROM sessions WHERE user_id = ? AND id <> ?`), userID, keep)
 		return err
 	})
 }
@@ -65,7 +64,7 @@ func (db *DB) SetPassword(ctx context.Context, userID int64, hash []byte, keep s
 // CreateSession stores a new server-side session.
 func (db *DB) CreateSession(ctx context.Context, s checkout.Session) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions(id, user_id, created_at, last_seen_at, expires_at) VALUES(?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO sessions(id, user_id, created_at, last_seen_at, expires_at) VALUES(?, ?, ?, ?, ?)`),
 			s.ID, s.UserID, formatTime(s.CreatedAt), formatTime(s.LastSeen), formatTime(s.ExpiresAt))
 		return err
 	})
@@ -75,7 +74,7 @@ func (db *DB) CreateSession(ctx context.Context, s checkout.Session) error {
 func (db *DB) Session(ctx context.Context, id string) (checkout.Session, error) {
 	var s checkout.Session
 	var created, seen, expires string
-	err := db.read.QueryRowContext(ctx, `SELECT id, user_id, created_at, last_seen_at, expires_at FROM sessions WHERE id = ?`, id).
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT id, user_id, created_at, last_seen_at, expires_at FROM sessions WHERE id = ?`), id).
 		Scan(&s.ID, &s.UserID, &created, &seen, &expires)
 	s.CreatedAt, s.LastSeen, s.ExpiresAt = parseTime(created), parseTime(seen), parseTime(expires)
 	return s, wrap(err)
@@ -84,7 +83,7 @@ func (db *DB) Session(ctx context.Context, id string) (checkout.Session, error) 
 // TouchSession records activity on a session.
 func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, formatTime(at), id)
+		_, err := tx.ExecContext(ctx, db.q(`UPDATE sessions SET last_seen_at = ? WHERE id = ?`), formatTime(at), id)
 		return err
 	})
 }
@@ -92,7 +91,7 @@ func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
 // DeleteSession ends a session; deleting one that does not exist is not an error.
 func (db *DB) DeleteSession(ctx context.Context, id string) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ? OR expires_at < ?`, id, db.now())
+		_, err := tx.ExecContext(ctx, db.q(`DELETE FROM sessions WHERE id = ? OR expires_at < ?`), id, db.now())
 		return err
 	})
 }

@@ -26,10 +26,10 @@ func (db *DB) InsertWebhook(ctx context.Context, w checkout.InboxWebhook) (bool,
 	var inserted bool
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		now := db.now()
-		res, err := tx.ExecContext(ctx, `INSERT INTO webhooks(id, received_at, resource_type, action,
+		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO webhooks(id, received_at, resource_type, action,
 			resource_id, body, status, next_attempt_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT(id) DO NOTHING`,
-			w.ID, now, w.ResourceType, w.Action, w.ResourceID, w.Body, checkout.WebhookPending, now)
+			ON CONFLICT(id) DO NOTHING`),
+			w.ID, now, string(w.ResourceType), string(w.Action), w.ResourceID, w.Body, checkout.WebhookPending, now)
 		if err != nil {
 			return err
 		}
@@ -38,7 +38,7 @@ func (db *DB) InsertWebhook(ctx context.Context, w checkout.InboxWebhook) (bool,
 			return err
 		}
 		if inserted = n == 1; !inserted {
-			_, err = tx.ExecContext(ctx, `UPDATE webhooks SET duplicates = duplicates + 1 WHERE id = ?`, w.ID)
+			_, err = tx.ExecContext(ctx, db.q(`UPDATE webhooks SET duplicates = duplicates + 1 WHERE id = ?`), w.ID)
 		}
 		return err
 	})
@@ -47,8 +47,8 @@ func (db *DB) InsertWebhook(ctx context.Context, w checkout.InboxWebhook) (bool,
 
 // PendingWebhooks returns up to limit inbox webhooks due for processing at now, oldest first.
 func (db *DB) PendingWebhooks(ctx context.Context, now time.Time, limit int) ([]checkout.InboxWebhook, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
-		WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, received_at LIMIT ?`,
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+webhookColumns+` FROM webhooks
+		WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, received_at LIMIT ?`),
 		formatTime(now), limit)
 	if err != nil {
 		return nil, wrap(err)
@@ -75,18 +75,20 @@ func (db *DB) NextWebhookDue(ctx context.Context) (time.Time, error) {
 // FinishWebhook records the outcome of processing a webhook: status applied, ignored or failed,
 // or pending again with the time of the next attempt.
 func (db *DB) FinishWebhook(ctx context.Context, w checkout.InboxWebhook) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE webhooks SET status = ?, error = ?, attempts = ?,
-			next_attempt_at = ?, processed_at = ?, order_id = NULLIF(?, 0) WHERE id = ?`,
-			w.Status, w.Error, w.Attempts, formatTime(w.NextAttemptAt), formatTime(w.ProcessedAt),
-			w.OrderID, w.ID)
-		return err
-	})
+	return db.tx(ctx, func(tx *sql.Tx) error { return db.finishWebhook(ctx, tx, w) })
+}
+
+func (db *DB) finishWebhook(ctx context.Context, tx *sql.Tx, w checkout.InboxWebhook) error {
+	_, err := tx.ExecContext(ctx, db.q(`UPDATE webhooks SET status = ?, error = ?, attempts = ?,
+		next_attempt_at = ?, processed_at = ?, order_id = NULLIF(?, 0) WHERE id = ?`),
+		w.Status, w.Error, w.Attempts, formatTime(w.NextAttemptAt), formatTime(w.ProcessedAt),
+		w.OrderID, w.ID)
+	return err
 }
 
 // Webhook returns the inbox webhook with id, or ENotFound.
 func (db *DB) Webhook(ctx context.Context, id string) (checkout.InboxWebhook, error) {
-	w, err := scanWebhook(db.read.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = ?`, id))
+	w, err := scanWebhook(db.read.QueryRowContext(ctx, db.q(`SELECT `+webhookColumns+` FROM webhooks WHERE id = ?`), id))
 	return w, wrap(err)
 }
 
