@@ -359,6 +359,17 @@ func (db *DB) holdAndRun(ctx context.Context, name string, check time.Duration, 
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockKey(name)).Scan(&got); err != nil || !got {
 		return
 	}
+	// A previous holder cut off from the database notices at its next check; give it two
+	// before starting, so that the two do not overlap (it would be harmless for the
+	// reconciler, whose every step is idempotent, but wasteful).
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(2 * check):
+	}
+	if conn.Ping(ctx) != nil {
+		return
+	}
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	lost := make(chan struct{})

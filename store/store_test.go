@@ -72,4 +72,3 @@ func TestBackupRestores(t *testing.T) {
 		t.Fatalf("restored: got %+v, %v", got, err)
 	}
 }
-
