@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -46,6 +47,7 @@ type DB struct {
 	path  string
 	pg    *pgState // nil on SQLite
 
+	closed  atomic.Bool
 	claimMu sync.Mutex      // SQLite: the webhooks this process is processing
 	claimed map[string]bool //
 	// Now is the clock; tests replace it.
@@ -101,6 +103,9 @@ func escapePath(p string) string {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	if db.closed.Swap(true) {
+		return nil
+	}
 	if db.pg != nil {
 		return db.write.Close()
 	}

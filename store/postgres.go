@@ -268,7 +268,7 @@ func (db *DB) WatchChanges(ctx context.Context, poll time.Duration, fn func(orde
 		return nil
 	}
 	backoff := 50 * time.Millisecond
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && !db.closed.Load() {
 		err := db.listen(ctx, poll, sweep, fn)
 		if ctx.Err() != nil {
 			break
@@ -338,7 +338,7 @@ func (db *DB) Exclusive(ctx context.Context, name string, retry time.Duration, f
 	if retry <= 0 {
 		retry = 2 * time.Second
 	}
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && !db.closed.Load() {
 		db.holdAndRun(ctx, name, retry, fn)
 		select {
 		case <-ctx.Done():
@@ -385,7 +385,7 @@ func (db *DB) holdAndRun(ctx context.Context, name string, check time.Duration, 
 				pctx, pcancel := context.WithTimeout(fctx, check)
 				err := conn.Ping(pctx)
 				pcancel()
-				if err != nil && fctx.Err() == nil {
+				if (err != nil || db.closed.Load()) && fctx.Err() == nil {
 					cancel() // the lock is gone with its connection: stop, someone else may run
 					return
 				}

@@ -37,6 +37,13 @@ type Options struct {
 	RecoverAfter      time.Duration // 1s
 	Faults            *sandbox.Faults
 	Log               io.Writer // app logs; discarded when nil
+	// DB is CHECKOUT_DB: a postgres:// URL to run on PostgreSQL; a SQLite file in Dir when empty.
+	DB string
+	// Peer makes this app another instance of Peer, behind the same load balancer: give it
+	// Peer's database in DB; it uses Peer's sandbox as its Banq (with the sandbox credentials;
+	// secrets and session keys come from the shared database). The sandbox delivers webhooks to
+	// the instance that registered last; tests POST signed webhooks where they want them.
+	Peer *App
 }
 
 // App is a running checkout.
@@ -79,6 +86,13 @@ func Start(tb testing.TB, opt Options) *App {
 		ShutdownTimeout:   5 * time.Second,
 		LogLevel:          "debug",
 	}
+	if opt.DB != "" {
+		cfg.DB = opt.DB
+	}
+	if p := opt.Peer; p != nil {
+		cfg.BanqAPIURL, cfg.BanqAuthURL = p.SandboxURL, p.SandboxURL
+		cfg.BanqClientID, cfg.BanqUsername, cfg.BanqPassword = sandbox.DefaultClientID, sandbox.DefaultUsername, sandbox.DefaultPassword
+	}
 	if opt.Config != nil {
 		opt.Config(&cfg)
 	}
@@ -95,6 +109,9 @@ func Start(tb testing.TB, opt Options) *App {
 		tb.Fatalf("start the app: %v", err)
 	}
 	t := &App{App: a, URL: a.URL(), Dir: opt.Dir, Stdout: stdout, cancel: cancel, done: make(chan error, 1)}
+	if opt.Peer != nil {
+		t.SandboxURL = opt.Peer.SandboxURL
+	}
 	if a.Sandbox != nil {
 		t.SandboxURL = a.Sandbox.URL
 		if opt.Faults != nil {
@@ -139,6 +156,27 @@ func (a *App) Stop() error {
 		}
 	})
 	return a.stopErr
+}
+
+// PostWebhook POSTs a webhook signed with the shared secret to this instance, as Banq would,
+// and returns the status code.
+func (a *App) PostWebhook(tb testing.TB, w banq.Webhook) int {
+	tb.Helper()
+	secret, err := a.DB.Setting(context.Background(), "webhook_secret")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	body, _ := json.Marshal(w)
+	req, _ := http.NewRequest(http.MethodPost, a.URL+"/webhooks/banq", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(banq.HeaderWebhookHMAC, banq.Sign(body, secret))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Error(err)
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // DemoPassword is the sandbox demo login's password.
