@@ -287,11 +287,7 @@ func (db *DB) DueOrders(ctx context.Context, now time.Time, limit int) ([]checko
 
 // Transactions returns the Banq transactions seen for an order, oldest first.
 func (db *DB) Transactions(ctx context.Context, orderID int64) ([]banq.Transaction, error) {
-	order := "rowid"
-	if db.pg != nil {
-		order = "ord"
-	}
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT body FROM transactions WHERE order_id = ? ORDER BY `+order), orderID)
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT body FROM transactions WHERE order_id = ? ORDER BY rowid`), orderID)
 	if err != nil {
 		return nil, wrap(err)
 	}

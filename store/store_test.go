@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/banq-checkout/checkout/checkout"
@@ -70,5 +71,33 @@ func TestBackupRestores(t *testing.T) {
 	got, err := restored.OrderByToken(ctx, o.Token)
 	if err != nil || got.ID != o.ID {
 		t.Fatalf("restored: got %+v, %v", got, err)
+	}
+}
+
+// Every SQLite migration has its PostgreSQL twin with the same number, and no twin is orphaned.
+func TestMigrationsHaveTwins(t *testing.T) {
+	names := func(dir string) map[string]string {
+		files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, f := range files {
+			base := filepath.Base(f)
+			num, _, _ := strings.Cut(base, "_")
+			out[num] = base
+		}
+		return out
+	}
+	lite, pg := names("migrations"), names("migrations_postgres")
+	for num, f := range lite {
+		if pg[num] == "" {
+			t.Errorf("migrations/%s has no PostgreSQL twin migrations_postgres/%s_*.sql", f, num)
+		}
+	}
+	for num, f := range pg {
+		if lite[num] == "" {
+			t.Errorf("migrations_postgres/%s has no SQLite migration %s_*.sql", f, num)
+		}
 	}
 }

@@ -1,4 +1,5 @@
--- PostgreSQL twin of migrations/0001_init.sql: the same tables and meaning. Times stay TEXT in
+-- PostgreSQL twin of migrations/0001_init.sql: the same tables and meaning. Where queries use
+-- SQLite's implicit rowid, the table has an identity column of that name. Times stay TEXT in
 -- the same fixed-width UTC format as on SQLite (one Go code path reads both), under the "C"
 -- collation so that they sort as strings whatever the database's locale.
 CREATE TABLE users (
@@ -61,7 +62,7 @@ CREATE INDEX payments_order ON payments(order_id);
 
 CREATE TABLE transactions (
     id          TEXT PRIMARY KEY,
-    ord         BIGINT GENERATED ALWAYS AS IDENTITY, -- first-seen order, SQLite's rowid
+    rowid       BIGINT GENERATED ALWAYS AS IDENTITY, -- first-seen order, as SQLite's rowid
     payment_id  TEXT NOT NULL,
     order_id    BIGINT NOT NULL REFERENCES orders(id),
     status      TEXT NOT NULL,
@@ -70,7 +71,7 @@ CREATE TABLE transactions (
     body        TEXT NOT NULL,
     fetched_at  TEXT COLLATE "C" NOT NULL
 );
-CREATE INDEX transactions_order ON transactions(order_id, ord);
+CREATE INDEX transactions_order ON transactions(order_id, rowid);
 
 -- The primary key dedupes webhooks across instances.
 CREATE TABLE webhooks (

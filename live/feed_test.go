@@ -1,0 +1,90 @@
+package live
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/banq-checkout/checkout/checkout"
+)
+
+// fakeSource is an order with a growing timeline.
+type fakeSource struct {
+	mu     sync.Mutex
+	events []checkout.Event
+	reads  int
+}
+
+func (f *fakeSource) add(seq int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, checkout.Event{Seq: seq, OrderID: 1})
+}
+
+func (f *fakeSource) Order(ctx context.Context, id int64) (checkout.Order, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	o := checkout.Order{ID: id}
+	if n := len(f.events); n > 0 {
+		o.LastSeq = f.events[n-1].Seq
+	}
+	return o, nil
+}
+
+func (f *fakeSource) Events(ctx context.Context, id, after int64) ([]checkout.Event, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []checkout.Event
+	for _, e := range f.events {
+		if e.Seq > after {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Announcements of the same change (local publish, NOTIFY, sweep) publish it once; every event
+// reaches the hub once, in seq order, whatever order the announcements come in.
+func TestFeederPublishesEachEventOnceInOrder(t *testing.T) {
+	hub := NewHub()
+	src := &fakeSource{}
+	f := NewFeeder(hub, src, nil)
+	sub := hub.Subscribe(1, 64)
+	defer sub.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.Run(ctx, 4)
+
+	src.add(3)
+	src.add(7)
+	f.Changed(1, 7) // a later announcement arrives first
+	f.Changed(1, 3)
+	f.Publish(checkout.Update{Order: checkout.Order{ID: 1, LastSeq: 7}})
+	src.add(9)
+	f.Changed(1, 9)
+	f.Changed(1, 9)
+	f.Changed(1, 8) // stale
+
+	var got []int64
+	timeout := time.After(2 * time.Second)
+	for len(got) < 3 {
+		select {
+		case u := <-sub.C():
+			for _, e := range u.Events {
+				got = append(got, e.Seq)
+			}
+		case <-timeout:
+			t.Fatalf("got events %v within 2s, want [3 7 9]", got)
+		}
+	}
+	select {
+	case u := <-sub.C():
+		t.Fatalf("extra update with %d events (last seq %d); want none", len(u.Events), u.Order.LastSeq)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if len(got) != 3 || got[0] != 3 || got[1] != 7 || got[2] != 9 {
+		t.Fatalf("got events %v, want [3 7 9]", got)
+	}
+}
