@@ -161,7 +161,8 @@ func TestDeclineAndOtherActions(t *testing.T) {
 func TestHoldPausesTheFlow(t *testing.T) {
 	t.Parallel()
 	cfg := fastConfig()
-	cfg.StepDelay = 150 * time.Millisecond
+	// Long enough that Hold lands before the first step even on a loaded machine.
+	cfg.StepDelay = 700 * time.Millisecond
 	sb, c, rc, payer := flowSetup(t, cfg, 0, nil)
 	ctx := context.Background()
 	p := c.createDirect(sb.MerchantBanq().GUID, payer, "order-h")
@@ -173,7 +174,7 @@ func TestHoldPausesTheFlow(t *testing.T) {
 	if err != nil || held.Status != banq.PaymentOnHold {
 		t.Fatalf("Hold: got %s, %v; want OnHold", held.Status, err)
 	}
-	time.Sleep(3 * cfg.StepDelay)
+	time.Sleep(2 * cfg.StepDelay)
 	if txs := c.transactions(p.ID); len(txs) != 0 {
 		t.Fatalf("a held payment made %d transactions", len(txs))
 	}
