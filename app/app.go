@@ -382,7 +382,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.Hub.Close()
 	if serr := srv.Shutdown(shutCtx); serr != nil {
 		a.log.Warn("shutdown: requests still running were cut off", "err", serr)
-		err = errors.Join(err, fmt.Errorf("shutdown: %w", serr), srv.Close())
+		err = errors.Join(err, fmt.Errorf("%w: requests still running were cut off", ErrShutdownTimeout), srv.Close())
 	}
 	stopWork()
 	worked := make(chan struct{})
@@ -393,7 +393,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Warn("shutdown: webhooks still being processed are left pending for the next start")
 		abortWork()
 		<-worked
-		err = errors.Join(err, errors.New("shutdown: the webhook worker did not finish in time"))
+		err = errors.Join(err, fmt.Errorf("%w: webhooks being processed were left pending", ErrShutdownTimeout))
 	}
 	err = errors.Join(err, stopMetrics())
 	err = errors.Join(err, a.close())

@@ -13,6 +13,11 @@ import (
 	"github.com/banq-checkout/checkout/metrics"
 )
 
+// ErrShutdownTimeout is returned by Run when shutdown took longer than CHECKOUT_SHUTDOWN_TIMEOUT
+// and cut work short. Nothing is half-done: a request cut off gets no answer (Banq delivers its
+// webhook again), and a webhook cut off stays pending in the inbox for the next start.
+var ErrShutdownTimeout = errors.New("shutdown took longer than CHECKOUT_SHUTDOWN_TIMEOUT")
+
 // newMetrics creates the app's metrics over its database and hub, and opens the metrics
 // listener when CHECKOUT_METRICS_ADDR is set.
 func (a *App) newMetrics() error {
@@ -35,6 +40,9 @@ func (a *App) newMetrics() error {
 	a.metricsLn = ln
 	return nil
 }
+
+// Addr is the address the checkout listens on (CHECKOUT_ADDR, with the port chosen when it was 0).
+func (a *App) Addr() string { return a.ln.Addr().String() }
 
 // MetricsURL is the URL of the metrics on their own listener, or "" when there is none.
 func (a *App) MetricsURL() string {
@@ -77,7 +85,11 @@ func (a *App) serveMetrics() (stop func() error) {
 
 // readyFor is how long a readiness verdict is reused: /readyz is public, and each check writes
 // to the database and calls Banq, so probes in a tight loop must not turn into load on either.
-const readyFor = time.Second
+// readyWithin bounds one check, Banq's retries included, so a probe gets its answer in time.
+const (
+	readyFor    = time.Second
+	readyWithin = time.Second
+)
 
 // ready reports whether the app can do its work: the database is writable, an authenticated
 // call to Banq (users/me) succeeds, and the webhook worker runs.
@@ -94,7 +106,7 @@ func (a *App) ready(ctx context.Context) error {
 	if !a.readyAt.IsZero() && time.Since(a.readyAt) < readyFor {
 		return a.readyErr
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, readyWithin)
 	defer cancel()
 	a.readyErr = a.check(ctx)
 	a.readyAt = time.Now()

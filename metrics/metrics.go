@@ -77,8 +77,8 @@ func New(src Sources) *Metrics {
 			Help: "HTTP requests answered, by route pattern, method and status code.",
 		}, []string{"route", "method", "code"}),
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "checkout_http_request_duration_seconds",
-			Help: "Time to answer an HTTP request, by route pattern and method; live streams are left out (they last as long as the page).",
+			Name:    "checkout_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by route pattern and method; live streams are left out (they last as long as the page).",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "method"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
