@@ -5,18 +5,24 @@
 //	checkout sandbox            run the Banq sandbox alone
 //	checkout user add EMAIL     add a merchant user (password from the terminal or stdin)
 //	checkout backup FILE        write a consistent copy of the database while it runs
+//	checkout healthcheck        exit 0 if the checkout on this machine answers /healthz (containers)
 package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/term"
@@ -50,8 +56,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return userCommand(ctx, args, getenv, stdin, stdout, stderr)
 	case "backup":
 		return backup(ctx, args, getenv, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, args, getenv, stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (want serve, sandbox, user add, or backup)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, sandbox, user add, backup, or healthcheck)", cmd)
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -137,5 +145,42 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	fmt.Fprintf(stdout, "backed up %s to %s\n", db.Path(), args[0])
+	return nil
+}
+
+// healthcheck asks the checkout listening on CHECKOUT_ADDR (or -addr) on this machine for
+// /healthz and returns an error unless it answers 200 in time: `checkout healthcheck`. It is the
+// container's HEALTHCHECK, so the runtime image needs no curl.
+func healthcheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("checkout healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", cmp.Or(strings.TrimSpace(getenv("CHECKOUT_ADDR")), ":8080"), "the checkout's listen address (CHECKOUT_ADDR)")
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	host, port, err := net.SplitHostPort(*addr)
+	if err != nil {
+		return fmt.Errorf("healthcheck: CHECKOUT_ADDR=%q is not host:port", *addr)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1" // listening on every address: loopback is one of them
+	}
+	url := "http://" + net.JoinHostPort(host, port) + "/healthz"
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %s", url, resp.Status)
+	}
+	fmt.Fprintln(stdout, "ok")
 	return nil
 }

@@ -23,12 +23,14 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/term"
 
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/banq/sandbox"
 	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/handlers"
 	"github.com/banq-checkout/checkout/live"
+	"github.com/banq-checkout/checkout/metrics"
 	"github.com/banq-checkout/checkout/store"
 )
 
@@ -46,18 +48,25 @@ type App struct {
 	Feeder  *live.Feeder // set when the database is shared with other instances (PostgreSQL)
 	Service *checkout.Service
 	Echo    *echo.Echo
+	Metrics *metrics.Metrics
 
 	ln            net.Listener
+	metricsLn     net.Listener
 	url           string
 	secrets       atomic.Pointer[[]string]
 	workerRunning atomic.Bool
 	httpClient    *http.Client
 	merchantBanq  string
+
+	readyMu  sync.Mutex
+	readyAt  time.Time
+	readyErr error
 }
 
 // New opens the database, starts the sandbox when no Banq credentials are configured, registers
 // the webhook with Banq, and prepares the HTTP server on cfg.Addr (listening, not yet serving).
 func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*App, error) {
+	log = withRequestIDs(log)
 	a := &App{cfg: cfg, log: log, Hub: live.NewHub()}
 	started := false
 	defer func() {
@@ -72,6 +81,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("listen on CHECKOUT_ADDR %s: %w", cfg.Addr, err)
 	}
+	if err := a.newMetrics(); err != nil {
+		return nil, err
+	}
 	a.url = cfg.PublicURL
 	if a.url == "" {
 		a.url = "http://" + browsable(a.ln.Addr().String())
@@ -79,7 +91,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 
 	a.httpClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	bc := banq.Config{HTTPClient: a.httpClient, APIURL: cfg.BanqAPIURL, AuthURL: cfg.BanqAuthURL, ClientID: cfg.BanqClientID,
-		Username: cfg.BanqUsername, Password: cfg.BanqPassword, CompanyID: cfg.BanqCompanyID, Logger: log}
+		Username: cfg.BanqUsername, Password: cfg.BanqPassword, CompanyID: cfg.BanqCompanyID, Logger: log,
+		Observe: a.Metrics.BanqCall}
 	if cfg.Sandbox() {
 		sbDB := cfg.SandboxDB
 		if sbDB == "" && store.IsPostgres(cfg.DB) {
@@ -139,6 +152,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		RecoverAfter:   cfg.RecoverAfter,
 		ReconcileAfter: cfg.ReconcileAfter,
 		Logger:         log,
+		ObserveWebhook: a.Metrics.WebhookProcessed,
 	}, a.DB, a.Banq, pub)
 
 	merchant := cfg.MerchantName
@@ -155,6 +169,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		SessionKeys:    sessionKeys,
 		Ready:          a.ready,
 		Heartbeat:      cfg.Heartbeat,
+		Metrics:        a.metricsOnMain(),
+		Observer:       a.Metrics,
 		Logger:         log,
 	}, a.DB, a.Service, a.Banq, a.Hub)
 	a.Echo = echo.New()
@@ -307,26 +323,11 @@ func (a *App) announceDemo(ctx context.Context, stdout io.Writer) error {
 	return nil
 }
 
-// ready reports whether the database is writable, Banq answers its token endpoint and the
-// webhook worker runs.
-func (a *App) ready(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	if err := a.DB.Ping(ctx); err != nil {
-		return fmt.Errorf("database: %w", err)
-	}
-	if _, err := a.Banq.Token(ctx); err != nil {
-		return fmt.Errorf("banq: %w", err)
-	}
-	if !a.workerRunning.Load() {
-		return errors.New("webhook worker not running")
-	}
-	return nil
-}
-
 // Run serves until ctx ends, then shuts down in order: streams are told to reconnect and
 // closed, the server stops accepting and drains, the webhook worker finishes its current items,
-// and the database closes. It returns nil after a clean shutdown.
+// and the database closes. All of it within CHECKOUT_SHUTDOWN_TIMEOUT: past it, requests still
+// running are cut off and webhooks still being processed stay pending in the inbox for the next
+// start. It returns nil after a clean shutdown.
 func (a *App) Run(ctx context.Context) error {
 	srv := &http.Server{
 		Handler:           a.Echo,
@@ -337,13 +338,15 @@ func (a *App) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	abortCtx, abortWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer abortWork()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		a.workerRunning.Store(true)
 		defer a.workerRunning.Store(false)
-		a.Service.RunWorker(workCtx)
+		a.Service.RunWorkerUntil(workCtx, abortCtx)
 	}()
 	go func() {
 		defer wg.Done()
@@ -365,32 +368,46 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(a.ln) }()
+	stopMetrics := a.serveMetrics()
 	a.log.Info("checkout listening", "url", a.url, "sandbox", a.cfg.Sandbox())
 
 	var err error
 	select {
 	case <-ctx.Done():
-	case err = <-served:
+	case err = <-served: // the listener failed
 	}
-	a.log.Info("shutting down")
+	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
 	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	a.Hub.Close()
 	if serr := srv.Shutdown(shutCtx); serr != nil {
-		err = errors.Join(err, serr)
+		a.log.Warn("shutdown: requests still running were cut off", "err", serr)
+		err = errors.Join(err, fmt.Errorf("%w: requests still running were cut off", ErrShutdownTimeout), srv.Close())
 	}
 	stopWork()
-	wg.Wait()
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
+	worked := make(chan struct{})
+	go func() { wg.Wait(); close(worked) }()
+	select {
+	case <-worked:
+	case <-shutCtx.Done():
+		a.log.Warn("shutdown: webhooks still being processed are left pending for the next start")
+		abortWork()
+		<-worked
+		err = errors.Join(err, fmt.Errorf("%w: webhooks being processed were left pending", ErrShutdownTimeout))
 	}
-	return errors.Join(err, a.close())
+	err = errors.Join(err, stopMetrics())
+	err = errors.Join(err, a.close())
+	a.log.Info("stopped", "clean", err == nil)
+	return err
 }
 
 func (a *App) close() error {
 	var errs []error
 	if a.ln != nil {
 		a.ln.Close()
+	}
+	if a.metricsLn != nil {
+		a.metricsLn.Close()
 	}
 	if a.httpClient != nil {
 		// A pooled connection to the sandbox would hold its shutdown for seconds.
@@ -407,17 +424,16 @@ func (a *App) close() error {
 	return errors.Join(errs...)
 }
 
-// NewLogger returns the app's logger: JSON when format is "json" or stdout is no terminal.
+// NewLogger returns the app's logger: JSON when format is "json", or when format is "" and w is
+// not a terminal; text otherwise.
 func NewLogger(w io.Writer, format, level string) *slog.Logger {
 	var lv slog.Level
 	lv.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: lv}
 	if format == "" {
 		format = "json"
-		if f, ok := w.(*os.File); ok {
-			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-				format = "text"
-			}
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			format = "text"
 		}
 	}
 	if format == "text" {

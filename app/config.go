@@ -41,6 +41,9 @@ type Config struct {
 	Heartbeat         time.Duration // CHECKOUT_SSE_HEARTBEAT: comment sent on idle streams
 	LogFormat         string        // CHECKOUT_LOG_FORMAT: json, text, or "" for text on a terminal
 	LogLevel          string        // CHECKOUT_LOG_LEVEL
+
+	MetricsAddr  string // CHECKOUT_METRICS_ADDR: /metrics on a listener of its own; "" (or "off") for none
+	MetricsToken string // CHECKOUT_METRICS_TOKEN: bearer token /metrics requires; also serves it on Addr
 }
 
 // Sandbox reports whether the app runs on the built-in sandbox: it does unless Banq
@@ -81,6 +84,8 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.BanqAPIURL, "banq-api-url", env("BANQ_API_URL", ""), "Banq API base URL (BANQ_API_URL)")
 	fs.StringVar(&c.BanqAuthURL, "banq-auth-url", env("BANQ_AUTH_URL", ""), "Banq auth base URL (BANQ_AUTH_URL)")
 	fs.StringVar(&c.SandboxAddr, "sandbox-addr", env("SANDBOX_ADDR", "127.0.0.1:8081"), "sandbox listen address (SANDBOX_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("CHECKOUT_METRICS_ADDR", "127.0.0.1:9090"), "metrics listen address, or off (CHECKOUT_METRICS_ADDR)")
+	c.MetricsToken = env("CHECKOUT_METRICS_TOKEN", "")
 	c.SandboxDB = env("SANDBOX_DB", "")
 	c.SessionKey = env("CHECKOUT_SESSION_KEY", "")
 	c.SessionOld = env("CHECKOUT_SESSION_KEY_PREVIOUS", "")
@@ -107,6 +112,15 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if _, _, err := net.SplitHostPort(c.SandboxAddr); err != nil {
 		errs = append(errs, fmt.Sprintf("SANDBOX_ADDR=%q is not host:port", c.SandboxAddr))
+	}
+	if c.MetricsAddr == "off" {
+		c.MetricsAddr = ""
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
+		errs = append(errs, fmt.Sprintf("CHECKOUT_METRICS_ADDR=%q is not host:port or off", c.MetricsAddr))
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		errs = append(errs, "CHECKOUT_METRICS_TOKEN must be at least 16 characters")
 	}
 	if c.PublicURL != "" && !absoluteHTTP(c.PublicURL) {
 		errs = append(errs, fmt.Sprintf("CHECKOUT_PUBLIC_URL=%q is not an absolute http(s) URL", c.PublicURL))

@@ -67,3 +67,41 @@ func TestParseConfigNamesTheBadVariable(t *testing.T) {
 		t.Fatalf("real Banq config: got sandbox=%v, %v", c.Sandbox(), err)
 	}
 }
+
+func TestParseConfigMetrics(t *testing.T) {
+	tests := []struct {
+		name      string
+		env       map[string]string
+		wantAddr  string
+		wantToken string
+		wantErr   string // a part of the error, naming the variable
+	}{
+		{"default: loopback only", nil, "127.0.0.1:9090", "", ""},
+		{"own address", map[string]string{"CHECKOUT_METRICS_ADDR": ":9100"}, ":9100", "", ""},
+		{"off", map[string]string{"CHECKOUT_METRICS_ADDR": "off"}, "", "", ""},
+		{"token", map[string]string{"CHECKOUT_METRICS_TOKEN": "0123456789abcdef"}, "127.0.0.1:9090", "0123456789abcdef", ""},
+		{"bad address", map[string]string{"CHECKOUT_METRICS_ADDR": "9090"}, "", "", "CHECKOUT_METRICS_ADDR"},
+		{"short token", map[string]string{"CHECKOUT_METRICS_TOKEN": "secret"}, "", "", "CHECKOUT_METRICS_TOKEN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := app.ParseConfig(nil, envOf(tt.env), io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want an error naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.MetricsAddr != tt.wantAddr || cfg.MetricsToken != tt.wantToken {
+				t.Errorf("got addr %q token %q, want %q %q", cfg.MetricsAddr, cfg.MetricsToken, tt.wantAddr, tt.wantToken)
+			}
+		})
+	}
+	cfg, err := app.ParseConfig([]string{"-metrics-addr", "off"}, envOf(nil), io.Discard)
+	if err != nil || cfg.MetricsAddr != "" {
+		t.Errorf("-metrics-addr off: got %q %v, want none", cfg.MetricsAddr, err)
+	}
+}

@@ -159,6 +159,9 @@ func requestID(ctx context.Context) string {
 	return id
 }
 
+// RequestIDFrom returns the request id that WithRequestID put in ctx, or "" if none (for logs).
+func RequestIDFrom(ctx context.Context) string { return requestID(ctx) }
+
 // Token returns the cached access token, fetching it first if there is none or it is due for
 // renewal. Readiness checks use it to tell whether Banq accepts the credentials.
 func (c *Client) Token(ctx context.Context) (string, error) {

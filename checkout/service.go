@@ -55,6 +55,9 @@ type Config struct {
 	Workers        int           // webhooks processed at once; 4
 	Now            func() time.Time
 	Logger         *slog.Logger
+	// ObserveWebhook, when set, is called after each attempt of the worker at an inbox webhook
+	// with the webhook as the attempt left it and how long the attempt took (metrics).
+	ObserveWebhook func(w InboxWebhook, took time.Duration)
 }
 
 func (c *Config) defaults() {

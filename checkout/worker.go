@@ -84,6 +84,13 @@ type WebhookClaim interface {
 // RunWorker drains the webhook inbox until ctx ends, processing up to Config.Workers webhooks at
 // once. An item being processed when ctx ends is finished or left pending, never half-applied.
 func (s *Service) RunWorker(ctx context.Context) error {
+	return s.RunWorkerUntil(ctx, context.WithoutCancel(ctx))
+}
+
+// RunWorkerUntil is RunWorker with a bound on the drain at shutdown: when ctx ends it takes no
+// new item and returns once the items in flight are finished; those still running when abort
+// ends are cut short and stay pending, to be processed again after a restart.
+func (s *Service) RunWorkerUntil(ctx, abort context.Context) error {
 	sem := make(chan struct{}, s.cfg.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -106,14 +113,25 @@ func (s *Service) RunWorker(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem; s.Wake() }()
-			// A webhook being applied is finished even if shutdown begins meanwhile.
-			done, err := s.Process(context.WithoutCancel(ctx), c.Webhook())
+			// A webhook being applied is finished even if shutdown begins meanwhile, unless
+			// the drain runs out of time (abort).
+			w, start := c.Webhook(), time.Now()
+			done, err := s.Process(abort, w)
 			if err != nil {
+				s.log.Warn("webhook left pending at shutdown", "webhook_id", w.ID, "err", err)
 				c.Release()
 				return
 			}
-			if err := c.Finish(context.WithoutCancel(ctx), done); err != nil {
+			if err := c.Finish(context.WithoutCancel(abort), done); err != nil {
 				s.log.Error("record webhook outcome", "webhook_id", done.ID, "err", err)
+				return
+			}
+			if done.Status == WebhookApplied {
+				s.log.Info("webhook applied", "webhook_id", w.ID, "order_id", done.OrderID,
+					"resource_type", w.ResourceType, "action", w.Action, "attempt", done.Attempts)
+			}
+			if s.cfg.ObserveWebhook != nil {
+				s.cfg.ObserveWebhook(done, time.Since(start))
 			}
 		}()
 		return true

@@ -126,7 +126,7 @@ func (h *Handlers) login(c echo.Context) error {
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		return err
 	}
-	h.log.Info("signed in", "user_id", u.ID)
+	h.log.InfoContext(ctx, "signed in", "user_id", u.ID)
 	return c.Redirect(http.StatusSeeOther, "/orders")
 }
 

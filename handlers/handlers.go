@@ -62,6 +62,8 @@ type Config struct {
 	SessionMaxAge  time.Duration // a session ends this long after sign-in; 12h
 	Heartbeat      time.Duration // SSE comment interval; 20s
 	Ready          func(ctx context.Context) error
+	Metrics        http.Handler // served at /metrics when set (it checks its own bearer token)
+	Observer       Observer     // records requests and webhooks for metrics; nil records nothing
 	Logger         *slog.Logger
 	Now            func() time.Time
 }
@@ -76,6 +78,8 @@ type Handlers struct {
 	sessions *sessions.CookieStore
 	limiter  *attemptLimiter
 	log      *slog.Logger
+	observer Observer
+	routes   map[string]bool // "METHOD /pattern" of every route, set by Routes
 	secure   bool
 }
 
@@ -102,8 +106,11 @@ func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
 	if cfg.Ready == nil {
 		cfg.Ready = func(context.Context) error { return nil }
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
+	}
 	h := &Handlers{cfg: cfg, store: st, checkout: co, banqs: b, hub: hub, log: cfg.Logger,
-		secure: strings.HasPrefix(cfg.PublicURL, "https://")}
+		observer: cfg.Observer, routes: map[string]bool{}, secure: strings.HasPrefix(cfg.PublicURL, "https://")}
 	h.sessions = h.newCookieStore()
 	h.limiter = newAttemptLimiter(cfg.Now)
 	return h
@@ -170,7 +177,7 @@ func (h *Handlers) ErrorHandler(err error, c echo.Context) {
 		}
 	}
 	if status >= 500 {
-		h.log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "status", status, "err", err)
+		h.log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method, "route", c.Path(), "status", status, "err", err)
 	}
 	if c.Request().Method == http.MethodHead {
 		c.NoContent(status)
@@ -185,6 +192,6 @@ func (h *Handlers) ErrorHandler(err error, c echo.Context) {
 		return
 	}
 	if err := render(c, status, views.ErrorPage(h.page(c, "Error", ""), status, msg)); err != nil {
-		h.log.Error("render error page", "err", err)
+		h.log.ErrorContext(c.Request().Context(), "render error page", "err", err)
 	}
 }

@@ -55,7 +55,7 @@ func (h *Handlers) newOrderView(c echo.Context, v views.NewOrderView) views.NewO
 	}
 	res, err := h.banqs.Banqs(c.Request().Context(), banq.BanqQuery{Search: v.Search, Page: page, PageSize: 10})
 	if err != nil {
-		h.log.Warn("browse banqs", "err", err)
+		h.log.WarnContext(c.Request().Context(), "browse banqs", "err", err)
 		v.BanqError = "Banq's directory did not answer; try the search again in a moment."
 		return v
 	}

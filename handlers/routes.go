@@ -17,13 +17,17 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	// before relying on X-Forwarded-For (rate limits key on this).
 	e.IPExtractor = echo.ExtractIPDirect()
 
+	e.Use(requestID())
+	e.Use(h.requestLog())
 	e.Use(middleware.Recover())
-	e.Use(middleware.RequestID())
 	e.Use(h.securityHeaders)
 
-	// Probes.
+	// Probes, and metrics when they are served here (behind a bearer token).
 	e.GET("/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)
+	if h.cfg.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(h.cfg.Metrics))
+	}
 
 	// Static assets, embedded.
 	assets := e.Group("/static", cacheAssets)
@@ -34,7 +38,7 @@ func (h *Handlers) Routes(e *echo.Echo) {
 
 	// The customer's page and its stream: the token is the only key.
 	e.GET("/pay/:token", h.payPage, noReferrer)
-	e.GET("/pay/:token/events", h.payEvents, noReferrer)
+	e.GET("/pay/:token/events", h.payEvents, noReferrer, stream)
 
 	// The merchant's side: sessions and CSRF.
 	csrf := middleware.CSRFWithConfig(middleware.CSRFConfig{
@@ -54,14 +58,18 @@ func (h *Handlers) Routes(e *echo.Echo) {
 
 	merchant := browser.Group("", requireUser)
 	merchant.GET("/orders", h.listOrders)
-	merchant.GET("/orders/events", h.listEvents)
+	merchant.GET("/orders/events", h.listEvents, stream)
 	merchant.GET("/orders/new", h.newOrderForm)
 	merchant.POST("/orders", h.createOrder)
 	merchant.GET("/orders/:id", h.showOrder)
-	merchant.GET("/orders/:id/events", h.orderEvents)
+	merchant.GET("/orders/:id/events", h.orderEvents, stream)
 	merchant.POST("/orders/:id/retry", h.retryOrder)
 	merchant.GET("/account", h.accountPage)
 	merchant.POST("/account/password", h.changePassword)
+
+	for _, r := range e.Routes() {
+		h.routes[r.Method+" "+r.Path] = true
+	}
 }
 
 // securityHeaders sets the headers every answer carries. No inline script or style is allowed:

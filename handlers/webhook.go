@@ -8,39 +8,49 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/metrics"
 )
 
 // webhook receives Banq's webhooks: limit the body, check the HMAC over the raw bytes, parse,
 // store in the inbox (deduplicated by id), answer at once. Processing happens in the worker.
 func (h *Handlers) webhook(c echo.Context) error {
 	r := c.Request()
+	ctx := r.Context()
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, h.cfg.WebhookLimit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
+			h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonTooLarge)
+			h.log.WarnContext(ctx, "webhook rejected", "reason", metrics.ReasonTooLarge, "limit", h.cfg.WebhookLimit)
 			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "webhook body too large")
 		}
+		h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonUnreadable)
 		return echo.NewHTTPError(http.StatusBadRequest, "could not read the body")
 	}
 	if err := banq.VerifySignature(body, r.Header.Get(banq.HeaderWebhookHMAC), h.cfg.WebhookSecrets()...); err != nil {
-		h.log.Warn("webhook rejected", "reason", err.Error(), "remote", c.RealIP())
+		h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonSignature)
+		h.log.WarnContext(ctx, "webhook rejected", "reason", metrics.ReasonSignature, "err", err.Error(), "remote", c.RealIP())
 		return echo.NewHTTPError(http.StatusUnauthorized, err.Error())
 	}
 	w, err := banq.ParseWebhook(body)
 	if err != nil {
-		h.log.Warn("webhook rejected", "reason", err.Error())
+		h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonMalformed)
+		h.log.WarnContext(ctx, "webhook rejected", "reason", metrics.ReasonMalformed, "err", err.Error())
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
-	inserted, err := h.checkout.Receive(r.Context(), w, body)
+	inserted, err := h.checkout.Receive(ctx, w, body)
 	if err != nil {
 		// Not stored: a 5xx makes Banq deliver it again.
+		h.observer.Webhook(metrics.WebhookError, "")
+		h.log.ErrorContext(ctx, "webhook not stored", "webhook_id", w.ID, "err", err)
 		return err
 	}
-	outcome := "stored"
+	outcome := metrics.WebhookStored
 	if !inserted {
-		outcome = "duplicate"
+		outcome = metrics.WebhookDuplicate
 	}
-	h.log.Info("webhook received", "webhook_id", w.ID, "resource_type", w.ResourceType,
+	h.observer.Webhook(outcome, "")
+	h.log.InfoContext(ctx, "webhook received", "webhook_id", w.ID, "resource_type", w.ResourceType,
 		"action", w.Action, "resource_id", w.ResourceID, "outcome", outcome)
 	return c.JSON(http.StatusOK, map[string]string{"status": outcome, "id": w.ID})
 }
@@ -51,7 +61,7 @@ func (h *Handlers) healthz(c echo.Context) error {
 
 func (h *Handlers) readyz(c echo.Context) error {
 	if err := h.cfg.Ready(c.Request().Context()); err != nil {
-		h.log.Warn("not ready", "err", err)
+		h.log.WarnContext(c.Request().Context(), "not ready", "err", err)
 		return c.String(http.StatusServiceUnavailable, "not ready: "+err.Error())
 	}
 	return c.String(http.StatusOK, "ready")
