@@ -1349,3 +1349,29 @@ func TestSecretsNeverLoggedOrShown(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestTrustedProxiesConfig(t *testing.T) {
+	t.Parallel()
+	parse := func(v string) (app.Config, error) {
+		return app.ParseConfig(nil, func(k string) string {
+			if k == "CHECKOUT_TRUSTED_PROXIES" {
+				return v
+			}
+			return ""
+		}, io.Discard)
+	}
+	c, err := parse("127.0.0.1, 10.0.0.0/8,::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range c.TrustedProxies {
+		got = append(got, n.String())
+	}
+	if want := []string{"127.0.0.1/32", "10.0.0.0/8", "::1/128"}; !slices.Equal(got, want) {
+		t.Errorf("trusted proxies %v, want %v", got, want)
+	}
+	if _, err := parse("10.0.0.0/8, proxy.example"); err == nil || !strings.Contains(err.Error(), "CHECKOUT_TRUSTED_PROXIES") {
+		t.Errorf("a host name: got %v, want an error naming CHECKOUT_TRUSTED_PROXIES", err)
+	}
+}
