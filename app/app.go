@@ -157,6 +157,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		WebhookBadRate: cfg.WebhookBadRate,
 		TrustedProxies: cfg.TrustedProxies,
 		SignInLimits:   cfg.SignInLimits,
+		PasswordCost:   cfg.PasswordCost,
 		Now:            cfg.Now,
 		Ready:          a.ready,
 		Heartbeat:      cfg.Heartbeat,
@@ -296,7 +297,7 @@ func (a *App) announceDemo(ctx context.Context, stdout io.Writer) error {
 	}
 	u, err := a.DB.UserByEmail(ctx, DemoEmail)
 	if checkout.ErrorCode(err) == checkout.ENotFound {
-		hash, herr := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+		hash, herr := bcrypt.GenerateFromPassword([]byte(password), a.cfg.PasswordCost)
 		if herr != nil {
 			return herr
 		}

@@ -49,6 +49,7 @@ type Config struct {
 	WebhookRate    handlers.Rate // webhooks per source address
 	WebhookBadRate handlers.Rate // webhooks failing the signature check per source address
 	SignInLimits   handlers.SignInLimits
+	PasswordCost   int              // bcrypt cost of new hashes (the demo login's too); bcrypt.DefaultCost
 	Now            func() time.Time // the handlers' clock (sessions, sign-in and webhook limits)
 }
 

@@ -58,6 +58,20 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// start runs the app with cheap password hashes: bcrypt at its default cost takes about 0.6 s a
+// hash under the race detector, and these tests sign in a lot.
+func start(tb testing.TB, opt apptest.Options) *apptest.App {
+	tb.Helper()
+	cfg := opt.Config
+	opt.Config = func(c *app.Config) {
+		c.PasswordCost = bcrypt.MinCost
+		if cfg != nil {
+			cfg(c)
+		}
+	}
+	return apptest.Start(tb, opt)
+}
+
 // reply is what a request answered, headers and cookies included.
 type reply struct {
 	Status  int
@@ -160,7 +174,7 @@ func countOrders(tb testing.TB, a *apptest.App) int {
 
 func TestSessionCookieAttributes(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, apptest.Options{})
+	a := start(t, apptest.Options{})
 	m := a.NewMerchant()
 	token := m.CSRF(t, "/login")
 	r := do(t, m.Client, newRequest(t, http.MethodPost, a.URL+"/login",
@@ -191,8 +205,8 @@ func TestSessionCookieAttributes(t *testing.T) {
 
 func TestForgedSessionCookieIsSignedOut(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, apptest.Options{})
-	other := apptest.Start(t, apptest.Options{}) // another key: its cookies are forgeries here
+	a := start(t, apptest.Options{})
+	other := start(t, apptest.Options{}) // another key: its cookies are forgeries here
 	m := a.SignIn(t)
 	good := jarCookie(t, a, m, sessionCookie)
 	foreign := jarCookie(t, other, other.SignIn(t), sessionCookie)
@@ -239,7 +253,7 @@ func TestForgedSessionCookieIsSignedOut(t *testing.T) {
 
 func TestSignOutEndsTheSessionOnTheServer(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, apptest.Options{})
+	a := start(t, apptest.Options{})
 	m := a.SignIn(t)
 	old := jarCookie(t, a, m, sessionCookie)
 	r := m.PostForm(t, "/orders", "/logout", url.Values{})
@@ -269,7 +283,7 @@ func TestSignOutEndsTheSessionOnTheServer(t *testing.T) {
 
 func TestSignInStartsANewSession(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, apptest.Options{})
+	a := start(t, apptest.Options{})
 	m := a.SignIn(t)
 	first := jarCookie(t, a, m, sessionCookie)
 	// The same browser signs in again, presenting its current cookie.
@@ -292,7 +306,7 @@ func TestSignInStartsANewSession(t *testing.T) {
 func TestSessionIdleAndAbsoluteLifetime(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	a := apptest.Start(t, apptest.Options{Config: func(c *app.Config) { c.Now = clk.Now }})
+	a := start(t, apptest.Options{Config: func(c *app.Config) { c.Now = clk.Now }})
 
 	t.Run("idle", func(t *testing.T) {
 		m := a.SignIn(t)
@@ -334,20 +348,20 @@ func TestSessionKeyRotation(t *testing.T) {
 	dir := t.TempDir()
 	const oldKey = "old-session-key-0123456789abcdef-0123"
 	const newKey = "new-session-key-fedcba9876543210-4567"
-	start := func(key, previous string) *apptest.App {
-		return apptest.Start(t, apptest.Options{Dir: dir, Config: func(c *app.Config) {
+	run := func(key, previous string) *apptest.App {
+		return start(t, apptest.Options{Dir: dir, Config: func(c *app.Config) {
 			c.SessionKey, c.SessionOld = key, previous
 		}})
 	}
 
-	a1 := start(oldKey, "")
+	a1 := run(oldKey, "")
 	written := jarCookie(t, a1, a1.SignIn(t), sessionCookie)
 	if err := a1.Stop(); err != nil {
 		t.Fatal(err)
 	}
 
 	// Restarted mid-rotation: the old cookie is still read, and written again under the new key.
-	a2 := start(newKey, oldKey)
+	a2 := run(newKey, oldKey)
 	r := get(t, a2.URL+"/orders", written)
 	if r.Status != http.StatusOK {
 		t.Fatalf("the cookie written under the previous key: got %d, want 200 (still signed in)", r.Status)
@@ -364,7 +378,7 @@ func TestSessionKeyRotation(t *testing.T) {
 	}
 
 	// Rotation over: the previous key is dropped. The rewritten cookie lives on, the old one does not.
-	a3 := start(newKey, "")
+	a3 := run(newKey, "")
 	if !signedIn(t, a3, rewritten) {
 		t.Error("the cookie rewritten under the new key does not sign in once the previous key is dropped")
 	}
@@ -445,7 +459,7 @@ func attr(n *html.Node, key string) string {
 
 func TestEveryMerchantFormCarriesCSRFToken(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, apptest.Options{})
+	a := start(t, apptest.Options{})
 	m := a.SignIn(t)
 	o := m.MustCreateOrder(t, "3.00", "Tea", a.PayerBanqs(t)[0].GUID)
 	check := func(t *testing.T, m *apptest.Merchant, path string) {
@@ -480,7 +494,7 @@ func TestEveryMerchantFormCarriesCSRFToken(t *testing.T) {
 
 func TestCSRF(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, apptest.Options{})
+	a := start(t, apptest.Options{})
 	payer := a.PayerBanqs(t)[0].GUID
 	m := a.SignIn(t)
 	token := m.CSRF(t, "/orders/new")
@@ -617,7 +631,7 @@ func cspDirectives(csp string) map[string][]string {
 
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, apptest.Options{})
+	a := start(t, apptest.Options{})
 	m := a.SignIn(t)
 	o := m.MustCreateOrder(t, "5.00", "Scone", a.PayerBanqs(t)[0].GUID)
 	id := strconv.FormatInt(o.ID, 10)
@@ -698,7 +712,7 @@ func TestSignInBruteForceIsLimited(t *testing.T) {
 	clk := newClock()
 	// The per-account limit is the default (5); the per-address one is lowered from 20 to
 	// keep bcrypt's cost down.
-	a := apptest.Start(t, apptest.Options{Config: func(c *app.Config) {
+	a := start(t, apptest.Options{Config: func(c *app.Config) {
 		c.Now = clk.Now
 		c.SignInLimits = handlers.SignInLimits{PerAddress: 8}
 	}})
@@ -757,7 +771,7 @@ func TestSignInBruteForceIsLimited(t *testing.T) {
 func TestSignInLimitPerClientBehindTrustedProxy(t *testing.T) {
 	t.Parallel()
 	_, loopback, _ := net.ParseCIDR("127.0.0.1/32")
-	a := apptest.Start(t, apptest.Options{Config: func(c *app.Config) {
+	a := start(t, apptest.Options{Config: func(c *app.Config) {
 		c.TrustedProxies = []*net.IPNet{loopback}
 		c.SignInLimits = handlers.SignInLimits{PerAddress: 2, PerAccount: 100}
 	}})
@@ -784,6 +798,7 @@ func TestSignInLimitPerClientBehindTrustedProxy(t *testing.T) {
 func TestSignInTimingUnknownUserVsWrongPassword(t *testing.T) {
 	// Not parallel: the other tests' bcrypt work would blur the timing.
 	clk := newClock()
+	// bcrypt at its default cost, as in production (not start's cheap hashes).
 	a := apptest.Start(t, apptest.Options{Config: func(c *app.Config) { c.Now = clk.Now }})
 	m := a.NewMerchant()
 	token := m.CSRF(t, "/login")
@@ -820,7 +835,7 @@ func TestSignInTimingUnknownUserVsWrongPassword(t *testing.T) {
 
 func TestMerchantRoutesRequireSignIn(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, apptest.Options{})
+	a := start(t, apptest.Options{})
 	m := a.SignIn(t)
 	o := m.MustCreateOrder(t, "6.00", "Bagel", a.PayerBanqs(t)[0].GUID)
 	public := map[string]bool{
@@ -876,7 +891,7 @@ func TestMerchantRoutesRequireSignIn(t *testing.T) {
 
 func TestEnumeratedIDsAndTokensGet404(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, apptest.Options{})
+	a := start(t, apptest.Options{})
 	m := a.SignIn(t)
 	o := m.MustCreateOrder(t, "7.00", "Muffin", a.PayerBanqs(t)[0].GUID)
 	for _, id := range []string{"999999", "0", "-1", "abc", "1e3", strconv.FormatInt(o.ID+1, 10), "999999/events"} {
@@ -927,7 +942,7 @@ func randomToken(tb testing.TB) string {
 
 func TestPaymentLinkRevealsOneOrder(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, apptest.Options{})
+	a := start(t, apptest.Options{})
 	m := a.SignIn(t)
 	payers := a.PayerBanqs(t)
 	mine := m.MustCreateOrder(t, "8.00", "Flat white for Ada", payers[0].GUID)
@@ -987,7 +1002,7 @@ func stored(tb testing.TB, a *apptest.App, id string) bool {
 func TestWebhookSignature(t *testing.T) {
 	t.Parallel()
 	const current, previous = "webhook-secret-current-0123456789", "webhook-secret-previous-0123456789"
-	a := apptest.Start(t, apptest.Options{Config: func(c *app.Config) {
+	a := start(t, apptest.Options{Config: func(c *app.Config) {
 		c.WebhookSecret, c.WebhookSecretPrev = current, previous
 	}})
 	refused := []struct {
@@ -1042,7 +1057,7 @@ func TestWebhookRateLimitAnswers429(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
 	const secret = "webhook-secret-for-rate-limits-0123"
-	a := apptest.Start(t, apptest.Options{Config: func(c *app.Config) {
+	a := start(t, apptest.Options{Config: func(c *app.Config) {
 		c.Now, c.WebhookSecret = clk.Now, secret
 		c.WebhookRate = handlers.Rate{PerSecond: 1, Burst: 5}
 		c.WebhookBadRate = handlers.Rate{PerSecond: 1.0 / 60, Burst: 3}
@@ -1132,7 +1147,7 @@ func TestWebhookRateLimitAnswers429(t *testing.T) {
 
 func TestUserTextIsEscaped(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, apptest.Options{})
+	a := start(t, apptest.Options{})
 	m := a.SignIn(t)
 	payers := a.PayerBanqs(t)
 	const desc = `<script>alert("d")</script><img src=x onerror=alert(1)> & "quoted" 'single'`
@@ -1271,7 +1286,7 @@ func TestSecretsNeverLoggedOrShown(t *testing.T) {
 	}
 	t.Cleanup(func() { sb.Close() })
 	logs := &lockedBuffer{}
-	a := apptest.Start(t, apptest.Options{Log: logs, Config: func(c *app.Config) {
+	a := start(t, apptest.Options{Log: logs, Config: func(c *app.Config) {
 		c.BanqAPIURL, c.BanqAuthURL = sb.URL, sb.URL
 		c.BanqClientID, c.BanqUsername, c.BanqPassword = sandbox.DefaultClientID, sandbox.DefaultUsername, banqPassword
 		c.SessionKey, c.SessionOld = sessionKey, sessionOld

@@ -100,6 +100,15 @@ func (h *Handlers) loginPage(c echo.Context) error {
 // dummyHash is compared against when the email is unknown, so both failures take as long.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
 
+// newDummyHash returns a dummy hash of the given cost, the cost of users' hashes.
+func newDummyHash(cost int) []byte {
+	if cost == bcrypt.DefaultCost {
+		return dummyHash
+	}
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a real password"), cost)
+	return h
+}
+
 func (h *Handlers) login(c echo.Context) error {
 	email := strings.TrimSpace(c.FormValue("email"))
 	password := c.FormValue("password")
@@ -113,7 +122,7 @@ func (h *Handlers) login(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	u, err := h.store.UserByEmail(ctx, email)
-	hash := dummyHash
+	hash := h.dummyHash
 	if err == nil {
 		hash = u.PasswordHash
 	}
@@ -179,7 +188,7 @@ func (h *Handlers) changePassword(c echo.Context) error {
 	if len(errs) > 0 {
 		return render(c, http.StatusUnprocessableEntity, views.Account(h.page(c, "Account", "account"), views.AccountView{Errors: errs}))
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(next), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(next), h.cfg.PasswordCost)
 	if err != nil {
 		return err
 	}

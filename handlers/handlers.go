@@ -15,6 +15,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
@@ -62,6 +63,7 @@ type Config struct {
 	WebhookBadRate Rate          // webhooks failing the signature check per source address; 20/min, burst 20
 	TrustedProxies []*net.IPNet  // peers whose X-Forwarded-For names the client; none: the peer is the client
 	SignInLimits   SignInLimits  // failed sign-ins per address and per account
+	PasswordCost   int           // bcrypt cost of new password hashes and of the dummy one; bcrypt.DefaultCost
 	SessionKeys    [][]byte      // hash/block key pairs, newest first (rotation)
 	IdleTimeout    time.Duration // a session unused this long ends; 2h
 	SessionMaxAge  time.Duration // a session ends this long after sign-in; 12h
@@ -86,7 +88,8 @@ type Handlers struct {
 	hooks    *buckets // every webhook, per source address
 	badHooks *buckets // webhooks failing the signature check, per source address
 	// current reads only cookies written under the newest session key; nil unless rotating.
-	current *sessions.CookieStore
+	current   *sessions.CookieStore
+	dummyHash []byte // compared against when the email is unknown
 }
 
 // New returns the handlers.
@@ -99,6 +102,9 @@ func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
 	}
 	if cfg.WebhookBadRate.PerSecond <= 0 || cfg.WebhookBadRate.Burst <= 0 {
 		cfg.WebhookBadRate = Rate{PerSecond: 20.0 / 60, Burst: 20}
+	}
+	if cfg.PasswordCost < bcrypt.MinCost || cfg.PasswordCost > bcrypt.MaxCost {
+		cfg.PasswordCost = bcrypt.DefaultCost
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 2 * time.Hour
@@ -126,6 +132,7 @@ func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
 	}
 	h.limiter = newAttemptLimiter(cfg.Now, cfg.SignInLimits)
 	h.hooks, h.badHooks = newBuckets(cfg.WebhookRate), newBuckets(cfg.WebhookBadRate)
+	h.dummyHash = newDummyHash(cfg.PasswordCost)
 	return h
 }
 

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestBucketsRefillAndWait(t *testing.T) {
@@ -80,6 +82,17 @@ func TestAboutMinutes(t *testing.T) {
 	} {
 		if got := aboutMinutes(d); got != want {
 			t.Errorf("aboutMinutes(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestDummyHashHasTheUsersCost(t *testing.T) {
+	// An unknown email is compared against the dummy: at another cost than the users' hashes,
+	// the answer time would tell which emails exist.
+	for _, cost := range []int{bcrypt.MinCost, bcrypt.DefaultCost} {
+		h := New(Config{PasswordCost: cost}, nil, nil, nil, nil)
+		if got, err := bcrypt.Cost(h.dummyHash); err != nil || got != cost {
+			t.Errorf("dummy hash cost %d (%v), want %d", got, err, cost)
 		}
 	}
 }
