@@ -167,6 +167,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		SandboxURL:     a.sandboxURL(),
 		WebhookSecrets: func() []string { return *a.secrets.Load() },
 		SessionKeys:    sessionKeys,
+		WebhookRate:    cfg.WebhookRate,
+		WebhookBadRate: cfg.WebhookBadRate,
+		TrustedProxies: cfg.TrustedProxies,
+		SignInLimits:   cfg.SignInLimits,
+		PasswordCost:   cfg.PasswordCost,
+		Now:            cfg.Now,
 		Ready:          a.ready,
 		Heartbeat:      cfg.Heartbeat,
 		Metrics:        a.metricsOnMain(),
@@ -217,6 +223,10 @@ func randomHex() (string, error) {
 // previous key while rotating), or from a key generated and kept in the database in sandbox mode.
 func (a *App) sessionKeys(ctx context.Context) ([][]byte, error) {
 	key := a.cfg.SessionKey
+	if key == "" && !a.cfg.Sandbox() {
+		// ParseConfig says so too; this guards every other way of starting the app.
+		return nil, errors.New("CHECKOUT_SESSION_KEY is required outside sandbox mode")
+	}
 	if key == "" {
 		var err error
 		if key, err = a.DB.SettingOrInit(ctx, "session_key", randomHex); err != nil {
@@ -303,7 +313,7 @@ func (a *App) announceDemo(ctx context.Context, stdout io.Writer) error {
 	}
 	u, err := a.DB.UserByEmail(ctx, DemoEmail)
 	if checkout.ErrorCode(err) == checkout.ENotFound {
-		hash, herr := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+		hash, herr := bcrypt.GenerateFromPassword([]byte(password), a.cfg.PasswordCost)
 		if herr != nil {
 			return herr
 		}

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/banq-checkout/checkout/handlers"
 )
 
 // Config is the whole deployment's configuration. Each field comes from an environment variable,
@@ -42,8 +44,16 @@ type Config struct {
 	LogFormat         string        // CHECKOUT_LOG_FORMAT: json, text, or "" for text on a terminal
 	LogLevel          string        // CHECKOUT_LOG_LEVEL
 
-	MetricsAddr  string // CHECKOUT_METRICS_ADDR: /metrics on a listener of its own; "" (or "off") for none
-	MetricsToken string // CHECKOUT_METRICS_TOKEN: bearer token /metrics requires; also serves it on Addr
+	MetricsAddr    string       // CHECKOUT_METRICS_ADDR: /metrics on a listener of its own; "" (or "off") for none
+	MetricsToken   string       // CHECKOUT_METRICS_TOKEN: bearer token /metrics requires; also serves it on Addr
+	TrustedProxies []*net.IPNet // CHECKOUT_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
+
+	// Knobs for tests, not read from the environment: zero means the handlers' defaults.
+	WebhookRate    handlers.Rate // webhooks per source address
+	WebhookBadRate handlers.Rate // webhooks failing the signature check per source address
+	SignInLimits   handlers.SignInLimits
+	PasswordCost   int              // bcrypt cost of new hashes (the demo login's too); bcrypt.DefaultCost
+	Now            func() time.Time // the handlers' clock (sessions, sign-in and webhook limits)
 }
 
 // Sandbox reports whether the app runs on the built-in sandbox: it does unless Banq
@@ -104,6 +114,23 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	c.Heartbeat = dur("CHECKOUT_SSE_HEARTBEAT", 20*time.Second)
 	c.LogFormat = env("CHECKOUT_LOG_FORMAT", "")
 	c.LogLevel = env("CHECKOUT_LOG_LEVEL", "info")
+	for _, p := range strings.Split(env("CHECKOUT_TRUSTED_PROXIES", ""), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if !strings.Contains(p, "/") {
+			if ip := net.ParseIP(p); ip != nil && ip.To4() != nil {
+				p += "/32"
+			} else {
+				p += "/128"
+			}
+		}
+		if _, n, err := net.ParseCIDR(p); err == nil {
+			c.TrustedProxies = append(c.TrustedProxies, n)
+		} else {
+			errs = append(errs, fmt.Sprintf("CHECKOUT_TRUSTED_PROXIES: %q is not an IP address or CIDR range", p))
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

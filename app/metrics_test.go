@@ -19,7 +19,7 @@ import (
 
 // postWebhook sends body to the app's webhook receiver, signed with secret unless it is "",
 // and returns the status code.
-func postWebhook(t *testing.T, a *apptest.App, body []byte, secret string) int {
+func postSignedWebhook(t *testing.T, a *apptest.App, body []byte, secret string) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, a.URL+"/webhooks/banq", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -98,16 +98,16 @@ func TestMetricsCountWebhooksOfEveryOutcome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := postWebhook(t, a, first.Body, secret); got != http.StatusOK {
+	if got := postSignedWebhook(t, a, first.Body, secret); got != http.StatusOK {
 		t.Fatalf("duplicate webhook: got %d, want 200", got)
 	}
-	if got := postWebhook(t, a, first.Body, "not-the-secret"); got != http.StatusUnauthorized {
+	if got := postSignedWebhook(t, a, first.Body, "not-the-secret"); got != http.StatusUnauthorized {
 		t.Fatalf("webhook with a wrong signature: got %d, want 401", got)
 	}
-	if got := postWebhook(t, a, []byte(`{"id":"x","resourceType":`), secret); got != http.StatusBadRequest {
+	if got := postSignedWebhook(t, a, []byte(`{"id":"x","resourceType":`), secret); got != http.StatusBadRequest {
 		t.Fatalf("malformed webhook: got %d, want 400", got)
 	}
-	if got := postWebhook(t, a, bytes.Repeat([]byte(" "), 65<<10), secret); got != http.StatusRequestEntityTooLarge {
+	if got := postSignedWebhook(t, a, bytes.Repeat([]byte(" "), 65<<10), secret); got != http.StatusRequestEntityTooLarge {
 		t.Fatalf("oversized webhook: got %d, want 413", got)
 	}
 	after := scrape(t, a.MetricsURL(), token)

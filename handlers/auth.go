@@ -22,8 +22,8 @@ const (
 	sessionKey  = "session_id"
 )
 
-func (h *Handlers) newCookieStore() *sessions.CookieStore {
-	st := sessions.NewCookieStore(h.cfg.SessionKeys...)
+func (h *Handlers) newCookieStore(keys ...[]byte) *sessions.CookieStore {
+	st := sessions.NewCookieStore(keys...)
 	// The library's defaults (SameSite=None, no HttpOnly) are not what a checkout wants.
 	st.Options = &sessions.Options{
 		Path:     "/",
@@ -61,6 +61,16 @@ func (h *Handlers) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 		if now.Sub(s.LastSeen) > time.Minute {
 			h.store.TouchSession(ctx, sid, now)
 		}
+		if h.current != nil {
+			if _, err := h.current.New(c.Request(), sessionName); err != nil {
+				// Written under the previous key: write it again under the current one, so the
+				// previous key can be dropped once every session has been seen.
+				sess.Options.MaxAge = max(1, int(s.ExpiresAt.Sub(now)/time.Second))
+				if err := sess.Save(c.Request(), c.Response()); err != nil {
+					return err
+				}
+			}
+		}
 		c.Set(userKey, u)
 		c.Set(sessionKey, sid)
 		return next(c)
@@ -90,6 +100,15 @@ func (h *Handlers) loginPage(c echo.Context) error {
 // dummyHash is compared against when the email is unknown, so both failures take as long.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
 
+// newDummyHash returns a dummy hash of the given cost, the cost of users' hashes.
+func newDummyHash(cost int) []byte {
+	if cost == bcrypt.DefaultCost {
+		return dummyHash
+	}
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a real password"), cost)
+	return h
+}
+
 func (h *Handlers) login(c echo.Context) error {
 	email := strings.TrimSpace(c.FormValue("email"))
 	password := c.FormValue("password")
@@ -98,12 +117,12 @@ func (h *Handlers) login(c echo.Context) error {
 		return render(c, status, views.Login(h.page(c, "Sign in", ""), email, msg))
 	}
 	if wait := h.limiter.blocked(ip, strings.ToLower(email)); wait > 0 {
-		c.Response().Header().Set("Retry-After", itoa(int64(wait/time.Second)+1))
-		return fail(http.StatusTooManyRequests, "Too many failed sign-ins. Try again in "+wait.Round(time.Minute).String()+".")
+		c.Response().Header().Set("Retry-After", itoa(int64((wait+time.Second-1)/time.Second)))
+		return fail(http.StatusTooManyRequests, "Too many failed sign-ins from here or for this account. Try again in "+aboutMinutes(wait)+".")
 	}
 	ctx := c.Request().Context()
 	u, err := h.store.UserByEmail(ctx, email)
-	hash := dummyHash
+	hash := h.dummyHash
 	if err == nil {
 		hash = u.PasswordHash
 	}
@@ -169,7 +188,7 @@ func (h *Handlers) changePassword(c echo.Context) error {
 	if len(errs) > 0 {
 		return render(c, http.StatusUnprocessableEntity, views.Account(h.page(c, "Account", "account"), views.AccountView{Errors: errs}))
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(next), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(next), h.cfg.PasswordCost)
 	if err != nil {
 		return err
 	}
@@ -199,8 +218,24 @@ type attemptLimiter struct {
 	perUser  int
 }
 
-func newAttemptLimiter(now func() time.Time) *attemptLimiter {
-	return &attemptLimiter{now: now, failures: map[string][]time.Time{}, window: 15 * time.Minute, perIP: 20, perUser: 5}
+// SignInLimits bound failed sign-ins within a sliding window.
+type SignInLimits struct {
+	PerAddress int           // failures from one client address; 20
+	PerAccount int           // failures for one email, known or not; 5
+	Window     time.Duration // 15m
+}
+
+func newAttemptLimiter(now func() time.Time, l SignInLimits) *attemptLimiter {
+	if l.PerAddress <= 0 {
+		l.PerAddress = 20
+	}
+	if l.PerAccount <= 0 {
+		l.PerAccount = 5
+	}
+	if l.Window <= 0 {
+		l.Window = 15 * time.Minute
+	}
+	return &attemptLimiter{now: now, failures: map[string][]time.Time{}, window: l.Window, perIP: l.PerAddress, perUser: l.PerAccount}
 }
 
 func (l *attemptLimiter) recent(key string, now time.Time) []time.Time {
@@ -255,4 +290,13 @@ func maxDuration(a, b time.Duration) time.Duration {
 		return a
 	}
 	return b
+}
+
+// aboutMinutes says a wait in whole minutes, rounded up: "1 minute", "15 minutes".
+func aboutMinutes(d time.Duration) string {
+	n := int64((d + time.Minute - 1) / time.Minute)
+	if n <= 1 {
+		return "1 minute"
+	}
+	return itoa(n) + " minutes"
 }

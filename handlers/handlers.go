@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
@@ -57,6 +59,11 @@ type Config struct {
 	SandboxURL     string // the sandbox's base URL for browsers, in sandbox mode
 	WebhookSecrets func() []string
 	WebhookLimit   int64         // body limit of the webhook, bytes; 64 KiB
+	WebhookRate    Rate          // webhooks per source address; 100/s, burst 500
+	WebhookBadRate Rate          // webhooks failing the signature check per source address; 20/min, burst 20
+	TrustedProxies []*net.IPNet  // peers whose X-Forwarded-For names the client; none: the peer is the client
+	SignInLimits   SignInLimits  // failed sign-ins per address and per account
+	PasswordCost   int           // bcrypt cost of new password hashes and of the dummy one; bcrypt.DefaultCost
 	SessionKeys    [][]byte      // hash/block key pairs, newest first (rotation)
 	IdleTimeout    time.Duration // a session unused this long ends; 2h
 	SessionMaxAge  time.Duration // a session ends this long after sign-in; 12h
@@ -81,12 +88,27 @@ type Handlers struct {
 	observer Observer
 	routes   map[string]bool // "METHOD /pattern" of every route, set by Routes
 	secure   bool
+
+	hooks    *buckets // every webhook, per source address
+	badHooks *buckets // webhooks failing the signature check, per source address
+	// current reads only cookies written under the newest session key; nil unless rotating.
+	current   *sessions.CookieStore
+	dummyHash []byte // compared against when the email is unknown
 }
 
 // New returns the handlers.
 func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
 	if cfg.WebhookLimit <= 0 {
 		cfg.WebhookLimit = 64 << 10
+	}
+	if cfg.WebhookRate.PerSecond <= 0 || cfg.WebhookRate.Burst <= 0 {
+		cfg.WebhookRate = Rate{PerSecond: 100, Burst: 500}
+	}
+	if cfg.WebhookBadRate.PerSecond <= 0 || cfg.WebhookBadRate.Burst <= 0 {
+		cfg.WebhookBadRate = Rate{PerSecond: 20.0 / 60, Burst: 20}
+	}
+	if cfg.PasswordCost < bcrypt.MinCost || cfg.PasswordCost > bcrypt.MaxCost {
+		cfg.PasswordCost = bcrypt.DefaultCost
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 2 * time.Hour
@@ -111,8 +133,13 @@ func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
 	}
 	h := &Handlers{cfg: cfg, store: st, checkout: co, banqs: b, hub: hub, log: cfg.Logger,
 		observer: cfg.Observer, routes: map[string]bool{}, secure: strings.HasPrefix(cfg.PublicURL, "https://")}
-	h.sessions = h.newCookieStore()
-	h.limiter = newAttemptLimiter(cfg.Now)
+	h.sessions = h.newCookieStore(cfg.SessionKeys...)
+	if len(cfg.SessionKeys) > 2 {
+		h.current = h.newCookieStore(cfg.SessionKeys[:2]...)
+	}
+	h.limiter = newAttemptLimiter(cfg.Now, cfg.SignInLimits)
+	h.hooks, h.badHooks = newBuckets(cfg.WebhookRate), newBuckets(cfg.WebhookBadRate)
+	h.dummyHash = newDummyHash(cfg.PasswordCost)
 	return h
 }
 

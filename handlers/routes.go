@@ -13,9 +13,16 @@ import (
 // Routes lists every route of the checkout with its middleware.
 func (h *Handlers) Routes(e *echo.Echo) {
 	e.HTTPErrorHandler = h.ErrorHandler
-	// Behind no proxy by default: the peer address is the client. Configure a trusted proxy
-	// before relying on X-Forwarded-For (rate limits key on this).
+	// Behind no proxy by default: the peer address is the client, and X-Forwarded-For, which
+	// anyone can send, is ignored. Rate limits key on this address.
 	e.IPExtractor = echo.ExtractIPDirect()
+	if len(h.cfg.TrustedProxies) > 0 {
+		trust := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, n := range h.cfg.TrustedProxies {
+			trust = append(trust, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(trust...)
+	}
 
 	e.Use(requestID())
 	e.Use(h.requestLog())
@@ -40,7 +47,9 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	e.GET("/pay/:token", h.payPage, noReferrer)
 	e.GET("/pay/:token/events", h.payEvents, noReferrer, stream)
 
-	// The merchant's side: sessions and CSRF.
+	// The merchant's side: sessions and CSRF. Every state-changing request needs the token
+	// (form field _csrf or header X-CSRF-Token) matching its cookie; browsers' Sec-Fetch-Site
+	// is checked first, see fetchMetadata.
 	csrf := middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
 		CookieName:     "checkout_csrf",
@@ -49,8 +58,11 @@ func (h *Handlers) Routes(e *echo.Echo) {
 		CookieSecure:   h.secure,
 		CookieSameSite: http.SameSiteLaxMode,
 		ContextKey:     "csrf",
+		ErrorHandler: func(error, echo.Context) error {
+			return echo.NewHTTPError(http.StatusForbidden, csrfRefused)
+		},
 	})
-	browser := e.Group("", middleware.BodyLimit("64K"), csrf, h.loadUser)
+	browser := e.Group("", noStore, middleware.BodyLimit("64K"), fetchMetadata, csrf, h.loadUser)
 	browser.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/orders") })
 	browser.GET("/login", h.loginPage)
 	browser.POST("/login", h.login)
@@ -85,6 +97,38 @@ func (h *Handlers) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		if h.secure {
 			hd.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
+		return next(c)
+	}
+}
+
+const csrfRefused = "This form was not sent from this site, or it expired. Reload the page and try again."
+
+// fetchMetadata refuses a state-changing request that the browser marks as sent by another
+// site (Sec-Fetch-Site other than same-origin or none), whatever token it carries. Then it hides
+// the header from echo's CSRF middleware (v4.15+), which would otherwise let any request
+// claiming same-origin through without a token, and would render a fixed dummy token into
+// forms: here every state-changing request must also carry the real token.
+func fetchMetadata(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		default:
+			switch r.Header.Get(echo.HeaderSecFetchSite) {
+			case "", "same-origin", "none":
+			default:
+				return echo.NewHTTPError(http.StatusForbidden, csrfRefused)
+			}
+		}
+		r.Header.Del(echo.HeaderSecFetchSite)
+		return next(c)
+	}
+}
+
+// noStore keeps the merchant's pages out of caches: after sign-out, Back shows nothing.
+func noStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "no-store")
 		return next(c)
 	}
 }

@@ -11,11 +11,28 @@ import (
 	"github.com/banq-checkout/checkout/metrics"
 )
 
-// webhook receives Banq's webhooks: limit the body, check the HMAC over the raw bytes, parse,
-// store in the inbox (deduplicated by id), answer at once. Processing happens in the worker.
+// webhook receives Banq's webhooks: limit the rate, limit the body, check the HMAC over the raw
+// bytes, parse, store in the inbox (deduplicated by id), answer at once. Processing happens in
+// the worker.
+//
+// Two limits per source address, both checked before the body is read. Every request spends
+// from a generous bucket (Config.WebhookRate); a request failing the signature check also spends
+// from a strict one (Config.WebhookBadRate), and while that one is empty the address is refused
+// whatever it sends. A refused request is answered 429 with Retry-After, never dropped: Banq
+// retries a webhook it was not given a 2xx for, and the reconciler asks Banq about any order
+// that stays without news.
 func (h *Handlers) webhook(c echo.Context) error {
 	r := c.Request()
 	ctx := r.Context()
+	ip, now := c.RealIP(), h.cfg.Now()
+	if wait := h.badHooks.wait(ip, now); wait > 0 {
+		h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonRateLimited)
+		return tooMany(c, wait, "too many webhooks with a bad signature from this address")
+	}
+	if wait := h.hooks.take(ip, now); wait > 0 {
+		h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonRateLimited)
+		return tooMany(c, wait, "too many webhooks from this address")
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, h.cfg.WebhookLimit))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -28,8 +45,9 @@ func (h *Handlers) webhook(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "could not read the body")
 	}
 	if err := banq.VerifySignature(body, r.Header.Get(banq.HeaderWebhookHMAC), h.cfg.WebhookSecrets()...); err != nil {
+		h.badHooks.take(ip, now)
 		h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonSignature)
-		h.log.WarnContext(ctx, "webhook rejected", "reason", metrics.ReasonSignature, "err", err.Error(), "remote", c.RealIP())
+		h.log.WarnContext(ctx, "webhook rejected", "reason", metrics.ReasonSignature, "err", err.Error(), "remote", ip)
 		return echo.NewHTTPError(http.StatusUnauthorized, err.Error())
 	}
 	w, err := banq.ParseWebhook(body)

@@ -30,10 +30,11 @@ const (
 	WebhookRejected  = "rejected"
 	WebhookError     = "error" // verified but not stored (database); Banq delivers it again
 
-	ReasonSignature  = "signature"
-	ReasonMalformed  = "malformed"
-	ReasonTooLarge   = "too_large"
-	ReasonUnreadable = "unreadable" // the body could not be read (the sender went away)
+	ReasonSignature   = "signature"
+	ReasonMalformed   = "malformed"
+	ReasonTooLarge    = "too_large"
+	ReasonUnreadable  = "unreadable"   // the body could not be read (the sender went away)
+	ReasonRateLimited = "rate_limited" // answered 429 before the body was read; Banq retries
 )
 
 // Sources are read when Prometheus scrapes: nothing is counted twice, and a restart loses nothing.
@@ -108,7 +109,7 @@ func New(src Sources) *Metrics {
 	for _, o := range [][2]string{
 		{WebhookStored, ""}, {WebhookDuplicate, ""}, {WebhookError, ""},
 		{WebhookRejected, ReasonSignature}, {WebhookRejected, ReasonMalformed},
-		{WebhookRejected, ReasonTooLarge}, {WebhookRejected, ReasonUnreadable},
+		{WebhookRejected, ReasonTooLarge}, {WebhookRejected, ReasonUnreadable}, {WebhookRejected, ReasonRateLimited},
 	} {
 		m.webhooks.WithLabelValues(o[0], o[1]) // present at 0 from the start, so rate() works
 	}

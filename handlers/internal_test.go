@@ -1,0 +1,98 @@
+package handlers
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func TestBucketsRefillAndWait(t *testing.T) {
+	b := newBuckets(Rate{PerSecond: 2, Burst: 3})
+	now := time.Unix(1_700_000_000, 0)
+	for i := 0; i < 3; i++ {
+		if w := b.take("a", now); w != 0 {
+			t.Fatalf("take %d of the burst: got wait %v, want 0", i+1, w)
+		}
+	}
+	if w := b.take("a", now); w != 500*time.Millisecond {
+		t.Fatalf("past the burst: got wait %v, want 500ms (one token at 2/s)", w)
+	}
+	if w := b.take("b", now); w != 0 {
+		t.Fatalf("another address: got wait %v, want 0 (buckets are per address)", w)
+	}
+	if w := b.wait("a", now.Add(250*time.Millisecond)); w != 250*time.Millisecond {
+		t.Fatalf("wait after 250ms: got %v, want 250ms", w)
+	}
+	if w := b.take("a", now.Add(500*time.Millisecond)); w != 0 {
+		t.Fatalf("after 500ms: got wait %v, want 0 (refilled one)", w)
+	}
+	if w := b.wait("a", now.Add(time.Hour)); w != 0 {
+		t.Fatalf("an hour later: got wait %v, want 0", w)
+	}
+	// wait never spends.
+	for i := 0; i < 10; i++ {
+		b.wait("c", now)
+	}
+	if w := b.take("c", now); w != 0 {
+		t.Fatalf("take after waits: got wait %v, want 0", w)
+	}
+}
+
+func TestBucketsStayBounded(t *testing.T) {
+	b := newBuckets(Rate{PerSecond: 1, Burst: 1})
+	now := time.Unix(1_700_000_000, 0)
+	for i := 0; i < 3*maxBuckets; i++ {
+		b.take(strconv.Itoa(i), now.Add(time.Duration(i)*time.Millisecond))
+	}
+	if n := len(b.m); n > maxBuckets {
+		t.Fatalf("%d buckets kept, want at most %d", n, maxBuckets)
+	}
+}
+
+func TestSignInLimitsDefaults(t *testing.T) {
+	l := newAttemptLimiter(time.Now, SignInLimits{})
+	if l.perIP != 20 || l.perUser != 5 || l.window != 15*time.Minute {
+		t.Fatalf("defaults: %d per address, %d per account, window %v; want 20, 5, 15m", l.perIP, l.perUser, l.window)
+	}
+	now := time.Unix(1_700_000_000, 0)
+	l.now = func() time.Time { return now }
+	for i := 0; i < 4; i++ {
+		l.fail("192.0.2.1", "ada@example.test")
+	}
+	if w := l.blocked("192.0.2.1", "ada@example.test"); w != 0 {
+		t.Fatalf("after 4 failures: blocked for %v, want not blocked", w)
+	}
+	l.fail("192.0.2.1", "ada@example.test")
+	if w := l.blocked("192.0.2.2", "ada@example.test"); w != 15*time.Minute {
+		t.Fatalf("after 5 failures, from another address: blocked for %v, want 15m (per account)", w)
+	}
+	for i := 0; i < 15; i++ {
+		l.fail("192.0.2.1", "user"+strconv.Itoa(i)+"@example.test")
+	}
+	if w := l.blocked("192.0.2.1", "new@example.test"); w != 15*time.Minute {
+		t.Fatalf("after 20 failures from one address: blocked for %v, want 15m (per address)", w)
+	}
+}
+
+func TestAboutMinutes(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		time.Second: "1 minute", time.Minute: "1 minute", 61 * time.Second: "2 minutes", 15 * time.Minute: "15 minutes",
+	} {
+		if got := aboutMinutes(d); got != want {
+			t.Errorf("aboutMinutes(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestDummyHashHasTheUsersCost(t *testing.T) {
+	// An unknown email is compared against the dummy: at another cost than the users' hashes,
+	// the answer time would tell which emails exist.
+	for _, cost := range []int{bcrypt.MinCost, bcrypt.MinCost + 2, bcrypt.DefaultCost} {
+		h := New(Config{PasswordCost: cost}, nil, nil, nil, nil)
+		if got, err := bcrypt.Cost(h.dummyHash); err != nil || got != cost {
+			t.Errorf("dummy hash cost %d (%v), want %d", got, err, cost)
+		}
+	}
+}
