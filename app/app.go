@@ -56,7 +56,7 @@ type App struct {
 	secrets       atomic.Pointer[[]string]
 	workerRunning atomic.Bool
 	httpClient    *http.Client
-	merchantBanq  string
+	merchantBanq  atomic.Pointer[string] // learnt from Banq at start, or later if Banq was away
 
 	readyMu  sync.Mutex
 	readyAt  time.Time
@@ -148,7 +148,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		pub = a.Feeder
 	}
 	a.Service = checkout.New(checkout.Config{
-		MerchantBanq:   a.merchantBanq,
+		MerchantBanq:   a.merchant(),
 		RecoverAfter:   cfg.RecoverAfter,
 		ReconcileAfter: cfg.ReconcileAfter,
 		Logger:         log,
@@ -162,7 +162,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 	h := handlers.New(handlers.Config{
 		PublicURL:      a.url,
 		MerchantName:   merchant,
-		MerchantBanq:   a.merchantBanq,
+		MerchantBanq:   a.merchant,
 		Sandbox:        cfg.Sandbox(),
 		SandboxURL:     a.sandboxURL(),
 		WebhookSecrets: func() []string { return *a.secrets.Load() },
@@ -257,13 +257,13 @@ func (a *App) registerWebhook(ctx context.Context, secret string) error {
 		return errors.New("the Banq user has no account space")
 	}
 	space := me.AccountSpaces[0]
-	a.merchantBanq = a.cfg.BanqMerchantBanq
+	merchant := a.cfg.BanqMerchantBanq
 	for _, b := range me.BanqAccounts {
-		if a.merchantBanq == "" && b.AccountSpaceID == space.ID {
-			a.merchantBanq = b.GUID
+		if merchant == "" && b.AccountSpaceID == space.ID {
+			merchant = b.GUID
 		}
 	}
-	if a.merchantBanq == "" {
+	if merchant == "" {
 		return errors.New("the Banq user has no banq to be paid into; set BANQ_MERCHANT_BANQ")
 	}
 	err = a.Banq.SetWebhookConfig(ctx, space.ID, banq.WebhookConfig{
@@ -273,8 +273,20 @@ func (a *App) registerWebhook(ctx context.Context, secret string) error {
 	if err != nil {
 		return fmt.Errorf("set the webhook config: %w", err)
 	}
+	a.merchantBanq.Store(&merchant)
+	if a.Service != nil {
+		a.Service.SetMerchantBanq(merchant)
+	}
 	a.log.Info("webhook registered with Banq", "url", a.webhookURL(), "account_space", space.ID)
 	return nil
+}
+
+// merchant is the banq payments go to; "" until Banq has answered.
+func (a *App) merchant() string {
+	if p := a.merchantBanq.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 func (a *App) webhookURL() string {
@@ -287,7 +299,7 @@ func (a *App) webhookURL() string {
 }
 
 func (a *App) registerLater(ctx context.Context, secret string) {
-	for d := 5 * time.Second; ; d = min(2*d, 5*time.Minute) {
+	for d := time.Second; ; d = min(2*d, 5*time.Minute) {
 		select {
 		case <-ctx.Done():
 			return

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,14 +94,20 @@ type Service struct {
 	log   *slog.Logger
 	wake  chan struct{}
 	locks [64]sync.Mutex
+	// merchant is the destination banq; it can be learnt after start, when Banq was away then.
+	merchant atomic.Pointer[string]
 	seed  maphash.Seed
 }
 
 // New returns a service over its collaborators.
 func New(cfg Config, st Store, b Banq, pub Publisher) *Service {
 	cfg.defaults()
-	return &Service{cfg: cfg, store: st, banq: b, pub: pub, log: cfg.Logger,
+	s := &Service{cfg: cfg, store: st, banq: b, pub: pub, log: cfg.Logger,
 		wake: make(chan struct{}, 1), seed: maphash.MakeSeed()}
+	if cfg.MerchantBanq != "" {
+		s.SetMerchantBanq(cfg.MerchantBanq)
+	}
+	return s
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now() }
@@ -117,6 +124,19 @@ func (s *Service) lock(paymentID string) func() {
 	m := &s.locks[maphash.String(s.seed, paymentID)%uint64(len(s.locks))]
 	m.Lock()
 	return m.Unlock
+}
+
+// errNotConnected means Banq has not told us yet which banq to be paid into.
+var errNotConnected = errors.New("not connected to Banq yet")
+
+// SetMerchantBanq sets the banq every payment goes to.
+func (s *Service) SetMerchantBanq(guid string) { s.merchant.Store(&guid) }
+
+func (s *Service) merchantBanq() string {
+	if p := s.merchant.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // NewOrder is a validated order request.
@@ -225,10 +245,15 @@ func (s *Service) RetryCreate(ctx context.Context, id int64) (Order, error) {
 }
 
 func (s *Service) send(ctx context.Context, o Order) (Order, error) {
+	merchant := s.merchantBanq()
+	if merchant == "" {
+		// Not yet connected to Banq: the order waits, and recovery sends it once we are.
+		return s.sendFailed(ctx, o, errNotConnected)
+	}
 	callCtx, cancel := context.WithTimeout(ctx, s.cfg.CreateTimeout)
 	defer cancel()
 	p, err := s.banq.CreateGetPaidDirect(callCtx, banq.CreatePayment{
-		Destination:       banq.BanqRef{BanqGUID: s.cfg.MerchantBanq},
+		Destination:       banq.BanqRef{BanqGUID: merchant},
 		Source:            &banq.BanqRef{BanqGUID: o.CustomerBanq},
 		Funds:             o.Amount,
 		Comment:           o.Description,
@@ -263,7 +288,7 @@ func (s *Service) send(ctx context.Context, o Order) (Order, error) {
 }
 
 func (s *Service) sendFailed(ctx context.Context, o Order, cause error) (Order, error) {
-	temporary := banq.Temporary(cause) || errors.Is(cause, context.DeadlineExceeded) || errors.Is(cause, context.Canceled)
+	temporary := banq.Temporary(cause) || errors.Is(cause, errNotConnected) || errors.Is(cause, context.DeadlineExceeded) || errors.Is(cause, context.Canceled)
 	var be *banq.Error
 	errors.As(cause, &be)
 	var out *Error

@@ -54,7 +54,7 @@ type Banqs interface {
 type Config struct {
 	PublicURL      string // base of payment links, e.g. https://pay.example.com
 	MerchantName   string
-	MerchantBanq   string // excluded from the customer choice
+	MerchantBanq   func() string // excluded from the customer choice
 	Sandbox        bool
 	SandboxURL     string // the sandbox's base URL for browsers, in sandbox mode
 	WebhookSecrets func() []string
