@@ -96,7 +96,7 @@ type Service struct {
 	locks [64]sync.Mutex
 	// merchant is the destination banq; it can be learnt after start, when Banq was away then.
 	merchant atomic.Pointer[string]
-	seed  maphash.Seed
+	seed     maphash.Seed
 }
 
 // New returns a service over its collaborators.
