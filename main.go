@@ -3,6 +3,7 @@
 //
 //	checkout                    serve the checkout (on the built-in sandbox without Banq credentials)
 //	checkout sandbox            run the Banq sandbox alone
+//	checkout sandbox trigger ACTION --order N   drive an order's sandbox payment (approve, decline, ...)
 //	checkout user add EMAIL     add a merchant user (password from the terminal or stdin)
 //	checkout backup FILE        write a consistent copy of the database while it runs
 //	checkout healthcheck        exit 0 if the checkout on this machine answers /healthz (containers)
@@ -51,6 +52,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "", "serve":
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "sandbox":
+		if len(args) > 0 && args[0] == "trigger" {
+			return sandboxTrigger(ctx, args[1:], getenv, stdout, stderr)
+		}
 		return sandbox.Run(ctx, args, getenv, stdout, stderr)
 	case "user":
 		return userCommand(ctx, args, getenv, stdin, stdout, stderr)

@@ -74,7 +74,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 			a.close()
 		}
 	}()
-	var err error
+	brand, err := loadBrand(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if a.DB, err = store.Open(ctx, cfg.DB); err != nil {
 		return nil, err
 	}
@@ -151,6 +154,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		MerchantBanq:   a.merchant(),
 		RecoverAfter:   cfg.RecoverAfter,
 		ReconcileAfter: cfg.ReconcileAfter,
+		OrderTTL:       cfg.OrderTTL,
+		WebhookGap:     cfg.WebhookGap,
 		Logger:         log,
 		ObserveWebhook: a.Metrics.WebhookProcessed,
 	}, a.DB, a.Banq, pub)
@@ -178,6 +183,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		Metrics:        a.metricsOnMain(),
 		Observer:       a.Metrics,
 		Logger:         log,
+		Brand:          brand,
+		WebhookURL:     a.webhookURL(),
+		OrderTTL:       cfg.OrderTTL,
 	}, a.DB, a.Service, a.Banq, a.Hub)
 	a.Echo = echo.New()
 	a.Echo.HideBanner, a.Echo.HidePort = true, true

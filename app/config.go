@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -21,6 +22,8 @@ type Config struct {
 	SessionKey   string // CHECKOUT_SESSION_KEY (and CHECKOUT_SESSION_KEY_PREVIOUS while rotating)
 	SessionOld   string
 	MerchantName string // CHECKOUT_MERCHANT_NAME
+	MerchantLogo string // CHECKOUT_MERCHANT_LOGO: a file served by the app, or an http(s) URL on the app's origin
+	AccentColor  string // CHECKOUT_ACCENT_COLOR: #rrggbb
 
 	BanqAPIURL        string // BANQ_API_URL
 	BanqAuthURL       string // BANQ_AUTH_URL
@@ -39,6 +42,8 @@ type Config struct {
 	ReconcileAfter    time.Duration // CHECKOUT_RECONCILE_AFTER
 	ReconcileInterval time.Duration // CHECKOUT_RECONCILE_INTERVAL
 	RecoverAfter      time.Duration // CHECKOUT_RECOVER_AFTER
+	OrderTTL          time.Duration // CHECKOUT_ORDER_TTL: default time a customer has to pay
+	WebhookGap        time.Duration // CHECKOUT_WEBHOOK_GAP: orders this old with no webhook since mean webhooks are broken
 	ShutdownTimeout   time.Duration // CHECKOUT_SHUTDOWN_TIMEOUT
 	Heartbeat         time.Duration // CHECKOUT_SSE_HEARTBEAT: comment sent on idle streams
 	LogFormat         string        // CHECKOUT_LOG_FORMAT: json, text, or "" for text on a terminal
@@ -112,6 +117,10 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	c.RecoverAfter = dur("CHECKOUT_RECOVER_AFTER", 10*time.Second)
 	c.ShutdownTimeout = dur("CHECKOUT_SHUTDOWN_TIMEOUT", 10*time.Second)
 	c.Heartbeat = dur("CHECKOUT_SSE_HEARTBEAT", 20*time.Second)
+	c.OrderTTL = dur("CHECKOUT_ORDER_TTL", 30*time.Minute)
+	c.WebhookGap = dur("CHECKOUT_WEBHOOK_GAP", 10*time.Minute)
+	c.MerchantLogo = env("CHECKOUT_MERCHANT_LOGO", "")
+	c.AccentColor = strings.ToLower(env("CHECKOUT_ACCENT_COLOR", ""))
 	c.LogFormat = env("CHECKOUT_LOG_FORMAT", "")
 	c.LogLevel = env("CHECKOUT_LOG_LEVEL", "info")
 	for _, p := range strings.Split(env("CHECKOUT_TRUSTED_PROXIES", ""), ",") {
@@ -153,6 +162,15 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		errs = append(errs, fmt.Sprintf("CHECKOUT_PUBLIC_URL=%q is not an absolute http(s) URL", c.PublicURL))
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.OrderTTL < time.Minute || c.OrderTTL > 7*24*time.Hour {
+		errs = append(errs, fmt.Sprintf("CHECKOUT_ORDER_TTL=%v must be between 1m and 168h", c.OrderTTL))
+	}
+	if c.AccentColor != "" && !accentColor.MatchString(c.AccentColor) {
+		errs = append(errs, fmt.Sprintf("CHECKOUT_ACCENT_COLOR=%q is not a colour like #1a7f5a", c.AccentColor))
+	}
+	if c.MerchantLogo != "" && strings.Contains(c.MerchantLogo, "://") && !sameOrigin(c.MerchantLogo, c.PublicURL) {
+		errs = append(errs, fmt.Sprintf("CHECKOUT_MERCHANT_LOGO=%q: a URL must be on CHECKOUT_PUBLIC_URL's origin (the pages load images from there only); give a file path to have the app serve it", c.MerchantLogo))
+	}
 	switch c.LogFormat {
 	case "", "json", "text":
 	default:
@@ -189,6 +207,15 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+var accentColor = regexp.MustCompile(`^#[0-9a-f]{6}$`)
+
+// sameOrigin reports whether the absolute http(s) URL s has the scheme, host and port of base.
+func sameOrigin(s, base string) bool {
+	u, err := url.Parse(s)
+	b, berr := url.Parse(base)
+	return err == nil && berr == nil && absoluteHTTP(s) && base != "" && u.Scheme == b.Scheme && u.Host == b.Host
 }
 
 func absoluteHTTP(s string) bool {

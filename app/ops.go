@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/metrics"
 )
 
@@ -28,6 +29,8 @@ func (a *App) newMetrics() error {
 			return st.Pending, st.OldestPending, err
 		},
 		Orders: a.DB.CountByState,
+		// Read at scrape time: the service is made after the metrics.
+		WebhookHealth: func(ctx context.Context) (checkout.WebhookHealth, error) { return a.Service.WebhookHealth(ctx) },
 		Logger: a.log.With("component", "metrics"),
 	})
 	if a.cfg.MetricsAddr == "" {

@@ -227,3 +227,15 @@ type Webhook struct {
 	ResourceType   ResourceType  `json:"resourceType"`
 	CreatedAtUTC   time.Time     `json:"createdAtUtc"`
 }
+
+// CanWithdrawPayments says whether Banq's API lets the payee cancel or expire a payment request
+// it sent. It does not: the published Open API (see ../shared/banq-open-api.md) has no such call,
+// and a payment leaves Pending only through its payer (Accepted, Declined) or through Banq itself
+// (Expired, Canceled; each announced by a webhook). So when an order expires or a merchant
+// cancels it, the checkout ends it on its own side only: it tells the customer not to approve
+// the request, and it keeps asking Banq about the payment for a while, so that money the payer
+// sends anyway is accepted and flagged late, never lost. The sandbox's
+// POST /sandbox/payments/{id}/expire and /cancel are test controls that play Banq's side; the
+// checkout never calls them. This is the one place that records the choice: should Banq publish
+// such a call, add it to Client, set this to true and call it from checkout's expire and cancel.
+const CanWithdrawPayments = false

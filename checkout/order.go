@@ -213,13 +213,37 @@ type InboxWebhook struct {
 	ProcessedAt   time.Time
 	OrderID       int64
 	Duplicates    int
+	Seq           int64 // the inbox's insertion order, for paging the webhook log
 }
 
-// OrderFilter selects orders for the merchant's list.
+// WebhookFilter selects inbox webhooks for the merchant's webhook log, newest first.
+type WebhookFilter struct {
+	OrderID int64 // 0 for all
+	Before  int64 // Seq cursor for paging; 0 for the newest
+	Limit   int
+}
+
+// RejectedWebhook is a delivery to the webhook URL that was refused before it became an event
+// (missing or wrong signature, malformed body). Only the newest few are kept, to show the
+// signature verdicts in the webhook log; they are never processed.
+type RejectedWebhook struct {
+	ID         int64
+	ReceivedAt time.Time
+	Remote     string
+	Reason     string
+	Body       []byte // at most MaxRejectedBody bytes of it
+}
+
+// MaxRejectedBody bounds how much of a refused delivery's body is kept.
+const MaxRejectedBody = 2048
+
+// OrderFilter selects orders for the merchant's list and its CSV export.
 type OrderFilter struct {
-	State  State  // "" for all
-	Search string // order number, customer name or description
-	Before int64  // id cursor for paging; 0 for the newest
+	State  State     // "" for all
+	Search string    // order number, customer name or description
+	From   time.Time // created at or after; zero for no bound
+	To     time.Time // created before; zero for no bound
+	Before int64     // id cursor for paging; 0 for the newest
 	Limit  int
 }
 

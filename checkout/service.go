@@ -30,6 +30,10 @@ type Store interface {
 	// ClaimWebhook hands out one pending inbox webhook due at now that no other worker, in this
 	// instance or another, is processing; nil when there is none.
 	ClaimWebhook(ctx context.Context, now time.Time) (WebhookClaim, error)
+	FinishWebhook(ctx context.Context, w InboxWebhook) error
+	Webhook(ctx context.Context, id string) (InboxWebhook, error)
+	InsertRejectedWebhook(ctx context.Context, r RejectedWebhook, keep int) error
+	WebhookSilence(ctx context.Context) (last time.Time, open int, oldest time.Time, err error)
 }
 
 // Banq is what the checkout needs from the Banq API (banq.Client implements it).
@@ -54,6 +58,11 @@ type Config struct {
 	ReconcileMax   time.Duration // the longest wait between two such questions; 10m
 	WebhookRetries int           // attempts at one webhook before it is marked failed; 10
 	Workers        int           // webhooks processed at once; 4
+	OrderTTL       time.Duration // an order not paid this long after its creation expires; 30m
+	LateWatch      time.Duration // Banq is still asked about an order this long after it expired here; 24h
+	WebhookGap     time.Duration // orders sent this long ago with no webhook since mean webhooks are broken; 10m
+	MissWindow     time.Duration // unannounced changes the reconciler found are counted over this; 30m
+	MissLimit      int           // this many of them within MissWindow mean webhooks are broken; 3
 	Now            func() time.Time
 	Logger         *slog.Logger
 	// ObserveWebhook, when set, is called after each attempt of the worker at an inbox webhook
@@ -71,6 +80,13 @@ func (c *Config) defaults() {
 	def(&c.RecoverAfter, 10*time.Second)
 	def(&c.ReconcileAfter, 30*time.Second)
 	def(&c.ReconcileMax, 10*time.Minute)
+	def(&c.OrderTTL, 30*time.Minute)
+	def(&c.LateWatch, 24*time.Hour)
+	def(&c.WebhookGap, 10*time.Minute)
+	def(&c.MissWindow, 30*time.Minute)
+	if c.MissLimit <= 0 {
+		c.MissLimit = 3
+	}
 	if c.WebhookRetries <= 0 {
 		c.WebhookRetries = 10
 	}
@@ -97,6 +113,8 @@ type Service struct {
 	// merchant is the destination banq; it can be learnt after start, when Banq was away then.
 	merchant atomic.Pointer[string]
 	seed     maphash.Seed
+
+	health webhookHealth
 }
 
 // New returns a service over its collaborators.
@@ -146,6 +164,7 @@ type NewOrder struct {
 	CustomerBanq string
 	CustomerName string
 	CreatedBy    int64
+	TTL          time.Duration // how long the customer has to pay; 0 for Config.OrderTTL
 }
 
 // Limits of an order's fields.
@@ -212,6 +231,10 @@ func newToken() string {
 // EInvalid with Banq's message.
 func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
 	now := s.now()
+	ttl := n.TTL
+	if ttl <= 0 {
+		ttl = s.cfg.OrderTTL
+	}
 	o := Order{
 		Token:          newToken(),
 		IdempotencyKey: uuid.NewString(),
@@ -221,8 +244,9 @@ func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
 		CustomerName:   n.CustomerName,
 		State:          StateCreating,
 		CreatedBy:      n.CreatedBy,
-		NextCheckAt:    now.Add(s.cfg.RecoverAfter),
+		ExpiresAt:      now.Add(ttl),
 	}
+	o.NextCheckAt = nextCheck(&o, now.Add(s.cfg.RecoverAfter))
 	o, err := s.store.CreateOrder(ctx, o, Event{Kind: EventCreated, State: StateCreating,
 		Message: fmt.Sprintf("Order created: %s from %s.", o.Amount.Display(), o.CustomerName)})
 	if err != nil {
@@ -276,7 +300,7 @@ func (s *Service) send(ctx context.Context, o Order) (Order, error) {
 		if o.State == StateCreating {
 			o.State = StateWaiting
 			ch.Events[0].State = StateWaiting
-			o.NextCheckAt = s.now().Add(s.cfg.ReconcileAfter)
+			o.NextCheckAt = nextCheck(o, s.now().Add(s.cfg.ReconcileAfter))
 		}
 		return ch, nil
 	})
@@ -310,7 +334,7 @@ func (s *Service) sendFailed(ctx context.Context, o Order, cause error) (Order, 
 		o.CreateAttempts++
 		o.CreateError = out.Message
 		if temporary {
-			o.NextCheckAt = s.now().Add(backoff(s.cfg.RecoverAfter, s.cfg.ReconcileMax, o.CreateAttempts-1))
+			o.NextCheckAt = nextCheck(o, s.now().Add(backoff(s.cfg.RecoverAfter, s.cfg.ReconcileMax, o.CreateAttempts-1)))
 			return Change{Events: []Event{{Kind: EventRequestFailed, Message: out.Message}}}, nil
 		}
 		o.State = StateRejected

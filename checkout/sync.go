@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/banq-checkout/checkout/banq"
 )
 
 // Cause says what made the checkout look at a payment; it ends up on the timeline.
 type Cause struct {
-	Kind      string // EventWebhook, EventReconciled, or "reprocess"
+	Kind      string // EventWebhook, EventReconciled or EventReprocessed
 	WebhookID string
 	Resource  banq.ResourceType
 	Action    banq.WebhookAction
@@ -81,6 +80,9 @@ func (s *Service) SyncPayment(ctx context.Context, paymentID string, cause Cause
 		return Update{}, err
 	}
 	s.publish(up)
+	if cause.Kind == EventReconciled && changedState(up.Events) {
+		s.noteUnannounced()
+	}
 	return up, nil
 }
 
@@ -112,20 +114,23 @@ func (s *Service) apply(o *Order, p banq.Payment, txns []banq.Transaction, cause
 		if next == StatePaid {
 			o.PaidAt = now
 		}
-		if cause.Kind == EventReconciled {
+		switch cause.Kind {
+		case EventReconciled:
 			msg += " Found by asking Banq; no webhook announced it."
+		case EventReprocessed:
+			msg += " Found by reprocessing the webhook."
 		}
 		ch.Events = append(ch.Events, Event{Kind: EventState, State: next, Message: msg, WebhookID: cause.WebhookID})
 	}
 	switch {
 	case o.State.Terminal():
-		o.NextCheckAt = time.Time{}
+		o.NextCheckAt = s.watchLate(o, p, now)
 	case changed || cause.Kind == EventWebhook:
 		o.CheckAttempts = 0
-		o.NextCheckAt = now.Add(s.cfg.ReconcileAfter)
+		o.NextCheckAt = nextCheck(o, now.Add(s.cfg.ReconcileAfter))
 	default:
 		o.CheckAttempts++
-		o.NextCheckAt = now.Add(backoff(s.cfg.ReconcileAfter, s.cfg.ReconcileMax, o.CheckAttempts))
+		o.NextCheckAt = nextCheck(o, now.Add(backoff(s.cfg.ReconcileAfter, s.cfg.ReconcileMax, o.CheckAttempts)))
 	}
 	return ch
 }

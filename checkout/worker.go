@@ -159,11 +159,20 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
+		expiring := o.CanExpire() && !s.now().Before(o.ExpiresAt)
 		switch {
+		case o.State == StateCreating && expiring:
+			err = s.expire(ctx, o.ID)
 		case o.State == StateCreating:
 			_, err = s.send(ctx, o)
 		case o.PaymentID != "":
+			// At expiry too, Banq is asked first: a payment approved a moment ago wins.
 			_, err = s.SyncPayment(ctx, o.PaymentID, Cause{Kind: EventReconciled})
+			if expiring {
+				err = errors.Join(err, s.expire(ctx, o.ID))
+			}
+		default:
+			err = s.unschedule(ctx, o.ID) // ended here before Banq named a payment: nothing to ask
 		}
 		if err != nil && ErrorCode(err) != EInvalid {
 			s.log.Warn("reconcile order", "order_id", o.ID, "err", err)
@@ -177,11 +186,11 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 // hammered.
 func (s *Service) postpone(ctx context.Context, id int64) {
 	up, err := s.store.UpdateOrder(context.WithoutCancel(ctx), id, func(o *Order) (Change, error) {
-		if o.State.Terminal() {
-			return Change{}, ErrNoChange
+		if o.NextCheckAt.IsZero() {
+			return Change{}, ErrNoChange // done with, or checked meanwhile
 		}
 		o.CheckAttempts++
-		o.NextCheckAt = s.now().Add(backoff(s.cfg.RecoverAfter, s.cfg.ReconcileMax, o.CheckAttempts))
+		o.NextCheckAt = s.watchUntil(o, nextCheck(o, s.now().Add(backoff(s.cfg.RecoverAfter, s.cfg.ReconcileMax, o.CheckAttempts))))
 		return Change{}, nil
 	})
 	if err != nil && !errors.Is(err, ErrNoChange) {
@@ -201,7 +210,13 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 			return n, err
 		}
 		for _, o := range orders {
-			if _, err := s.send(ctx, o); err != nil && ErrorCode(err) != EInvalid {
+			var err error
+			if o.CanExpire() && !s.now().Before(o.ExpiresAt) {
+				err = s.expire(ctx, o.ID) // too late to ask the customer now
+			} else {
+				_, err = s.send(ctx, o)
+			}
+			if err != nil && ErrorCode(err) != EInvalid {
 				s.log.Warn("recover order", "order_id", o.ID, "err", err)
 			}
 			n++

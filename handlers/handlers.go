@@ -36,6 +36,10 @@ type Store interface {
 	Session(ctx context.Context, id string) (checkout.Session, error)
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	DeleteSession(ctx context.Context, id string) error
+	EachOrder(ctx context.Context, f checkout.OrderFilter, fn func(checkout.Order) error) error
+	ListWebhooks(ctx context.Context, f checkout.WebhookFilter) ([]checkout.InboxWebhook, bool, error)
+	RejectedWebhooks(ctx context.Context, limit int) ([]checkout.RejectedWebhook, error)
+	Webhook(ctx context.Context, id string) (checkout.InboxWebhook, error)
 }
 
 // Checkout is the domain service the handlers drive (checkout.Service implements it).
@@ -43,6 +47,10 @@ type Checkout interface {
 	CreateOrder(ctx context.Context, n checkout.NewOrder) (checkout.Order, error)
 	RetryCreate(ctx context.Context, id int64) (checkout.Order, error)
 	Receive(ctx context.Context, w banq.Webhook, body []byte) (bool, error)
+	CancelOrder(ctx context.Context, id int64, by string) (checkout.Order, error)
+	Reprocess(ctx context.Context, webhookID string) (checkout.InboxWebhook, error)
+	RejectWebhook(ctx context.Context, r checkout.RejectedWebhook) error
+	WebhookHealth(ctx context.Context) (checkout.WebhookHealth, error)
 }
 
 // Banqs browses Banq's banqs for the new-order form (banq.Client implements it).
@@ -73,6 +81,9 @@ type Config struct {
 	Observer       Observer     // records requests and webhooks for metrics; nil records nothing
 	Logger         *slog.Logger
 	Now            func() time.Time
+	Brand          Brand         // logo and accent colour of the customer pages
+	WebhookURL     string        // where Banq is told to send webhooks, for the broken-webhooks banner
+	OrderTTL       time.Duration // the new-order form's default time to pay; 30m
 }
 
 // Handlers serves the checkout over HTTP.
@@ -118,6 +129,9 @@ func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 20 * time.Second
+	}
+	if cfg.OrderTTL <= 0 {
+		cfg.OrderTTL = 30 * time.Minute
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -166,6 +180,7 @@ func (h *Handlers) page(c echo.Context, title, nav string) views.Page {
 	if u, ok := c.Get(userKey).(checkout.User); ok {
 		p.User = u.Email
 		p.DemoPassword = u.Demo
+		p.Banner = h.webhookBanner(c.Request().Context())
 	}
 	return p
 }

@@ -17,24 +17,14 @@ import (
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func (h *Handlers) listOrders(c echo.Context) error {
-	f := checkout.OrderFilter{
-		State:  checkout.State(c.QueryParam("state")),
-		Search: strings.TrimSpace(c.QueryParam("q")),
-		Limit:  50,
-	}
-	if f.State != "" && !f.State.Valid() {
-		f.State = ""
-	}
-	if len(f.Search) > 200 {
-		f.Search = f.Search[:200]
-	}
+	f, v := orderFilter(c)
+	f.Limit = 50
 	f.Before, _ = strconv.ParseInt(c.QueryParam("before"), 10, 64)
 	orders, more, err := h.store.ListOrders(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
-	v := views.OrdersView{Orders: orders, State: string(f.State), Search: f.Search, More: more,
-		Before: f.Before, Filtered: f.State != "" || f.Search != ""}
+	v.Orders, v.More, v.Before = orders, more, f.Before
 	if more {
 		v.NextBefore = orders[len(orders)-1].ID
 	}
@@ -45,6 +35,9 @@ func (h *Handlers) listOrders(c echo.Context) error {
 func (h *Handlers) newOrderView(c echo.Context, v views.NewOrderView) views.NewOrderView {
 	if v.Search == "" {
 		v.Search = strings.TrimSpace(c.QueryParam("q"))
+	}
+	if v.ExpiresIn == "" {
+		v.ExpiresIn = strconv.Itoa(int(h.cfg.OrderTTL.Minutes()))
 	}
 	if len(v.Search) > 100 {
 		v.Search = v.Search[:100]
@@ -76,6 +69,7 @@ func (h *Handlers) newOrderForm(c echo.Context) error {
 	v := h.newOrderView(c, views.NewOrderView{
 		Amount:      c.QueryParam("amount"),
 		Description: c.QueryParam("description"),
+		ExpiresIn:   c.QueryParam("expires"),
 	})
 	return render(c, http.StatusOK, views.NewOrderForm(h.page(c, "New order", "new"), v))
 }
@@ -88,6 +82,7 @@ func (h *Handlers) createOrder(c echo.Context) error {
 		Description:  c.FormValue("description"),
 		Customer:     c.FormValue("customer"),
 		CustomerName: c.FormValue("customer_name"),
+		ExpiresIn:    c.FormValue("expires"),
 	}
 	if retry, _ := strconv.ParseInt(c.FormValue("retry_order"), 10, 64); retry > 0 {
 		o, err := h.checkout.RetryCreate(ctx, retry)
@@ -110,9 +105,11 @@ func (h *Handlers) createOrder(c echo.Context) error {
 		v.CustomerName = string([]rune(v.CustomerName)[:checkout.MaxName])
 	}
 	n, err := checkout.ParseNewOrder(v.Amount, v.Description, v.Customer, v.CustomerName)
-	if err != nil {
+	ttl, terr := checkout.ParseTTL(v.ExpiresIn, h.cfg.OrderTTL)
+	if err = joinFieldErrors(err, terr); err != nil {
 		return h.orderFormError(c, v, err)
 	}
+	n.TTL = ttl
 	n.CreatedBy = u.ID
 	o, err := h.checkout.CreateOrder(ctx, n)
 	if err != nil {
@@ -164,7 +161,7 @@ func (h *Handlers) showOrder(c echo.Context) error {
 		o.LastSeq = events[len(events)-1].Seq
 	}
 	return render(c, http.StatusOK, views.OrderPage(h.page(c, "Order #"+o.Number(), "orders"),
-		views.OrderView{Order: o, Events: events, PayURL: h.payURL(o)}))
+		views.OrderView{Order: o, Events: events, PayURL: h.payURL(o), QRURL: qrURL(o.Token)}))
 }
 
 func (h *Handlers) retryOrder(c echo.Context) error {
@@ -176,6 +173,41 @@ func (h *Handlers) retryOrder(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/orders/"+itoa(id))
+}
+
+// cancelOrder cancels an order the customer has not approved yet; its pages say so at once.
+func (h *Handlers) cancelOrder(c echo.Context) error {
+	id, err := h.orderID(c)
+	if err != nil {
+		return err
+	}
+	u := c.Get(userKey).(checkout.User)
+	if _, err := h.checkout.CancelOrder(c.Request().Context(), id, u.Email); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/orders/"+itoa(id))
+}
+
+// joinFieldErrors merges two form validation errors into one (either may be nil).
+func joinFieldErrors(a, b error) error {
+	ea, _ := a.(*checkout.Error)
+	eb, _ := b.(*checkout.Error)
+	switch {
+	case b == nil:
+		return a
+	case a == nil:
+		return b
+	case ea == nil || eb == nil:
+		return a
+	}
+	merged := &checkout.Error{Code: ea.Code, Message: ea.Message, Fields: map[string]string{}}
+	for k, m := range ea.Fields {
+		merged.Fields[k] = m
+	}
+	for k, m := range eb.Fields {
+		merged.Fields[k] = m
+	}
+	return merged
 }
 
 func (h *Handlers) payURL(o checkout.Order) string {

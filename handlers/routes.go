@@ -46,6 +46,11 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	// The customer's page and its stream: the token is the only key.
 	e.GET("/pay/:token", h.payPage, noReferrer)
 	e.GET("/pay/:token/events", h.payEvents, noReferrer, stream)
+	e.GET("/pay/:token/qr.svg", h.payQR, noReferrer)
+
+	// The merchant's branding on the customer pages.
+	e.GET("/brand.css", h.brandCSS)
+	e.GET("/brand/logo", h.logo)
 
 	// The merchant's side: sessions and CSRF. Every state-changing request needs the token
 	// (form field _csrf or header X-CSRF-Token) matching its cookie; browsers' Sec-Fetch-Site
@@ -70,12 +75,17 @@ func (h *Handlers) Routes(e *echo.Echo) {
 
 	merchant := browser.Group("", requireUser)
 	merchant.GET("/orders", h.listOrders)
+	merchant.GET("/orders.csv", h.exportOrders)
 	merchant.GET("/orders/events", h.listEvents, stream)
 	merchant.GET("/orders/new", h.newOrderForm)
 	merchant.POST("/orders", h.createOrder)
 	merchant.GET("/orders/:id", h.showOrder)
 	merchant.GET("/orders/:id/events", h.orderEvents, stream)
 	merchant.POST("/orders/:id/retry", h.retryOrder)
+	merchant.POST("/orders/:id/cancel", h.cancelOrder)
+	merchant.GET("/webhook-log", h.webhookLog)
+	merchant.GET("/webhook-log/:id", h.webhookPage)
+	merchant.POST("/webhook-log/:id/reprocess", h.reprocessWebhook)
 	merchant.GET("/account", h.accountPage)
 	merchant.POST("/account/password", h.changePassword)
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/metrics"
+	"github.com/banq-checkout/checkout/checkout"
 )
 
 // webhook receives Banq's webhooks: limit the rate, limit the body, check the HMAC over the raw
@@ -48,12 +49,14 @@ func (h *Handlers) webhook(c echo.Context) error {
 		h.badHooks.take(ip, now)
 		h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonSignature)
 		h.log.WarnContext(ctx, "webhook rejected", "reason", metrics.ReasonSignature, "err", err.Error(), "remote", ip)
+		h.rejectWebhook(c, body, err)
 		return echo.NewHTTPError(http.StatusUnauthorized, err.Error())
 	}
 	w, err := banq.ParseWebhook(body)
 	if err != nil {
 		h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonMalformed)
 		h.log.WarnContext(ctx, "webhook rejected", "reason", metrics.ReasonMalformed, "err", err.Error())
+		h.rejectWebhook(c, body, err)
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
 	inserted, err := h.checkout.Receive(ctx, w, body)
@@ -71,6 +74,15 @@ func (h *Handlers) webhook(c echo.Context) error {
 	h.log.InfoContext(ctx, "webhook received", "webhook_id", w.ID, "resource_type", w.ResourceType,
 		"action", w.Action, "resource_id", w.ResourceID, "outcome", outcome)
 	return c.JSON(http.StatusOK, map[string]string{"status": outcome, "id": w.ID})
+}
+
+// rejectWebhook keeps a refused delivery for the webhook log's signature verdicts.
+func (h *Handlers) rejectWebhook(c echo.Context, body []byte, reason error) {
+	err := h.checkout.RejectWebhook(c.Request().Context(), checkout.RejectedWebhook{
+		Remote: c.RealIP(), Reason: reason.Error(), Body: body})
+	if err != nil {
+		h.log.Warn("record refused webhook", "err", err)
+	}
 }
 
 func (h *Handlers) healthz(c echo.Context) error {

@@ -46,6 +46,8 @@ type Sources struct {
 	Inbox func(ctx context.Context) (pending int, oldest time.Time, err error)
 	// Orders returns how many orders are in each state.
 	Orders func(ctx context.Context) (map[checkout.State]int, error)
+	// WebhookHealth says whether Banq's webhooks look broken (checkout.Service.WebhookHealth).
+	WebhookHealth func(ctx context.Context) (checkout.WebhookHealth, error)
 	// Logger receives scrape errors; default discard.
 	Logger *slog.Logger
 }
@@ -195,6 +197,10 @@ var (
 		"Age of the oldest webhook waiting in the inbox; 0 when none waits.", nil, nil)
 	ordersDesc = prometheus.NewDesc("checkout_orders",
 		"Orders by state.", []string{"state"}, nil)
+	brokenDesc = prometheus.NewDesc("checkout_webhooks_broken",
+		"1 while Banq's webhooks look broken (the merchant pages show a banner: orders sent with no webhook since, or changes the reconciler found that no webhook announced), else 0.", nil, nil)
+	unannouncedDesc = prometheus.NewDesc("checkout_webhook_unannounced_changes",
+		"Payment changes the reconciler found recently (within the alert's window) that no webhook had announced.", nil, nil)
 )
 
 func (s *scraped) Describe(ch chan<- *prometheus.Desc) {
@@ -202,6 +208,8 @@ func (s *scraped) Describe(ch chan<- *prometheus.Desc) {
 	ch <- inboxDesc
 	ch <- inboxAgeDesc
 	ch <- ordersDesc
+	ch <- brokenDesc
+	ch <- unannouncedDesc
 }
 
 func (s *scraped) Collect(ch chan<- prometheus.Metric) {
@@ -221,6 +229,19 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(inboxDesc, prometheus.GaugeValue, float64(pending))
 			ch <- prometheus.MustNewConstMetric(inboxAgeDesc, prometheus.GaugeValue, age)
+		}
+	}
+	if s.src.WebhookHealth != nil {
+		h, err := s.src.WebhookHealth(ctx)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(brokenDesc, err)
+		} else {
+			broken := 0.0
+			if h.Broken {
+				broken = 1
+			}
+			ch <- prometheus.MustNewConstMetric(brokenDesc, prometheus.GaugeValue, broken)
+			ch <- prometheus.MustNewConstMetric(unannouncedDesc, prometheus.GaugeValue, float64(h.Unannounced))
 		}
 	}
 	if s.src.Orders != nil {

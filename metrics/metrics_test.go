@@ -58,6 +58,9 @@ func TestScrapeTimeSources(t *testing.T) {
 		Orders: func(context.Context) (map[checkout.State]int, error) {
 			return map[checkout.State]int{checkout.StatePaid: 4, checkout.StateWaiting: 1}, nil
 		},
+		WebhookHealth: func(context.Context) (checkout.WebhookHealth, error) {
+			return checkout.WebhookHealth{Broken: true, Unannounced: 3}, nil
+		},
 	})
 	for _, tt := range []struct {
 		name   string
@@ -69,6 +72,8 @@ func TestScrapeTimeSources(t *testing.T) {
 		{"checkout_webhook_inbox_pending", nil, func(v float64) bool { return v == 2 }, "2"},
 		{"checkout_webhook_inbox_oldest_pending_seconds", nil, func(v float64) bool { return v >= 90 && v < 100 }, "about 90"},
 		{"checkout_orders", []string{"state", "paid"}, func(v float64) bool { return v == 4 }, "4"},
+		{"checkout_webhooks_broken", nil, func(v float64) bool { return v == 1 }, "1"},
+		{"checkout_webhook_unannounced_changes", nil, func(v float64) bool { return v == 3 }, "3"},
 		{"checkout_orders", []string{"state", "failed"}, func(v float64) bool { return v == 0 }, "0 (every state is listed)"},
 		{"checkout_webhooks_received_total", []string{"outcome", "rejected", "reason", "too_large"}, func(v float64) bool { return v == 0 }, "0 before any webhook"},
 	} {

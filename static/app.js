@@ -49,9 +49,55 @@
     var status = document.getElementById("pay-status");
     follow(location.pathname.replace(/\/$/, "") + "/events", {
       state: function (html) {
-        if (status.innerHTML.trim() !== html.trim()) status.innerHTML = html;
+        if (status.innerHTML.trim() !== html.trim()) {
+          status.innerHTML = html;
+          receipt(status);
+        }
       },
     });
+    receipt(status);
+    countdown(status);
+  }
+
+  // The expiry line counts down its last minutes. The server renders the expiry time and its
+  // own clock; the difference to this device's clock is kept, so a wrong phone clock does not
+  // matter. Without JavaScript the line shows what the server rendered.
+  function countdown(status) {
+    var skew = null;
+    function pad(n) { return (n < 10 ? "0" : "") + n; }
+    function tick() {
+      var el = status.querySelector("[data-expires-at]");
+      if (!el) return;
+      var expires = Date.parse(el.getAttribute("data-expires-at"));
+      var serverNow = Date.parse(el.getAttribute("data-now"));
+      if (skew === null || el.getAttribute("data-now") !== el.dataset.seenNow) {
+        skew = serverNow - Date.now();
+        el.dataset.seenNow = el.getAttribute("data-now");
+      }
+      var left = Math.ceil((expires - (Date.now() + skew)) / 1000);
+      var from = Number(el.getAttribute("data-countdown-from") || 600);
+      var text;
+      if (left <= 0) {
+        text = "This request has expired.";
+      } else if (left <= from) {
+        text = "Expires in " + Math.floor(left / 60) + ":" + pad(left % 60) + ".";
+        el.classList.add("soon");
+      } else {
+        var at = new Date(expires);
+        text = "Approve by " + pad(at.getHours()) + ":" + pad(at.getMinutes()) + ".";
+      }
+      if (el.textContent.trim() !== text) el.textContent = text;
+    }
+    tick();
+    setInterval(tick, 1000);
+  }
+
+  // A paid page is a receipt: its Print button appears only where it works.
+  function receipt(status) {
+    var btn = status.querySelector("[data-print]");
+    if (!btn || !window.print) return;
+    btn.hidden = false;
+    btn.addEventListener("click", function () { window.print(); });
   }
 
   function orderPage(root) {
@@ -88,6 +134,15 @@
     });
   }
 
+  // Forms that undo something ask first.
+  function confirmForms() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (e) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) e.preventDefault();
+      });
+    });
+  }
+
   function copyButtons() {
     document.querySelectorAll("[data-copy]").forEach(function (btn) {
       btn.addEventListener("click", function () {
@@ -115,5 +170,6 @@
     var list = document.querySelector("table[data-live]");
     if (list) orderList(list);
     copyButtons();
+    confirmForms();
   });
 })();

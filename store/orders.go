@@ -108,38 +108,9 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
 	}
-	var where []string
-	var args []any
-	if f.State != "" {
-		where = append(where, "state = ?")
-		args = append(args, string(f.State))
-	}
-	if f.Before > 0 {
-		where = append(where, "id < ?")
-		args = append(args, f.Before)
-	}
-	if s := strings.TrimSpace(f.Search); s != "" {
-		s = strings.TrimPrefix(s, "#")
-		like := "LIKE"
-		if db.pg != nil {
-			like = "ILIKE" // SQLite's LIKE ignores ASCII case already
-		}
-		cond := `(customer_name ` + like + ` ? ESCAPE '\' OR description ` + like + ` ? ESCAPE '\'`
-		pattern := "%" + escapeLike(s) + "%"
-		args = append(args, pattern, pattern)
-		if id, err := strconv.ParseInt(s, 10, 64); err == nil {
-			cond += ` OR id = ?`
-			args = append(args, id)
-		}
-		where = append(where, cond+")")
-	}
-	q := `SELECT ` + orderColumns + ` FROM orders`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, f.Limit+1)
-	rows, err := db.read.QueryContext(ctx, db.q(q), args...)
+	where, args := db.orderWhere(f)
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+orderColumns+` FROM orders`+where+` ORDER BY id DESC LIMIT ?`),
+		append(args, f.Limit+1)...)
 	if err != nil {
 		return nil, false, wrap(err)
 	}
@@ -160,6 +131,70 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 		out = out[:f.Limit]
 	}
 	return out, more, nil
+}
+
+// orderWhere is the WHERE clause (with its leading space, or "") and arguments selecting the
+// orders that match f, with ? placeholders; f.Limit is not part of it.
+func (db *DB) orderWhere(f checkout.OrderFilter) (string, []any) {
+	var where []string
+	var args []any
+	if f.State != "" {
+		where = append(where, "state = ?")
+		args = append(args, string(f.State))
+	}
+	if f.Before > 0 {
+		where = append(where, "id < ?")
+		args = append(args, f.Before)
+	}
+	if !f.From.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, formatTime(f.From))
+	}
+	if !f.To.IsZero() {
+		where = append(where, "created_at < ?")
+		args = append(args, formatTime(f.To))
+	}
+	if s := strings.TrimSpace(f.Search); s != "" {
+		s = strings.TrimPrefix(s, "#")
+		like := "LIKE"
+		if db.pg != nil {
+			like = "ILIKE" // SQLite's LIKE ignores ASCII case already
+		}
+		cond := `(customer_name ` + like + ` ? ESCAPE '\' OR description ` + like + ` ? ESCAPE '\'`
+		pattern := "%" + escapeLike(s) + "%"
+		args = append(args, pattern, pattern)
+		if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+			cond += ` OR id = ?`
+			args = append(args, id)
+		}
+		where = append(where, cond+")")
+	}
+	if len(where) == 0 {
+		return "", nil
+	}
+	return ` WHERE ` + strings.Join(where, " AND "), args
+}
+
+// EachOrder calls fn with every order matching f (f.Limit ignored), newest first, reading them
+// as a stream so that an export of any size holds one order in memory at a time. It stops at
+// the first error fn returns and returns it.
+func (db *DB) EachOrder(ctx context.Context, f checkout.OrderFilter, fn func(checkout.Order) error) error {
+	where, args := db.orderWhere(f)
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+orderColumns+` FROM orders`+where+` ORDER BY id DESC`), args...)
+	if err != nil {
+		return wrap(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return wrap(err)
+		}
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	return wrap(rows.Err())
 }
 
 func escapeLike(s string) string {
@@ -262,8 +297,9 @@ func (db *DB) Events(ctx context.Context, orderID, afterSeq int64) ([]checkout.E
 	return out, wrap(rows.Err())
 }
 
-// DueOrders returns orders that are not in a terminal state and whose next check is due at now,
-// oldest check first.
+// DueOrders returns orders whose next check is due at now, oldest check first. The domain
+// clears next_check_at of orders it is done with; an order that ended here (expired, canceled)
+// keeps one while Banq may still complete its payment.
 func (db *DB) DueOrders(ctx context.Context, now time.Time, limit int) ([]checkout.Order, error) {
 	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+orderColumns+` FROM orders
 		WHERE next_check_at <> '' AND next_check_at <= ? ORDER BY next_check_at LIMIT ?`),
@@ -278,9 +314,7 @@ func (db *DB) DueOrders(ctx context.Context, now time.Time, limit int) ([]checko
 		if err != nil {
 			return nil, wrap(err)
 		}
-		if !o.State.Terminal() {
-			out = append(out, o)
-		}
+		out = append(out, o)
 	}
 	return out, wrap(rows.Err())
 }

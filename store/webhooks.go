@@ -9,13 +9,13 @@ import (
 )
 
 const webhookColumns = `id, received_at, resource_type, action, resource_id, body, status, error,
-	attempts, next_attempt_at, processed_at, COALESCE(order_id, 0), duplicates`
+	attempts, next_attempt_at, processed_at, COALESCE(order_id, 0), duplicates, rowid`
 
 func scanWebhook(s scanner) (checkout.InboxWebhook, error) {
 	var w checkout.InboxWebhook
 	var received, next, processed string
 	err := s.Scan(&w.ID, &received, &w.ResourceType, &w.Action, &w.ResourceID, &w.Body, &w.Status,
-		&w.Error, &w.Attempts, &next, &processed, &w.OrderID, &w.Duplicates)
+		&w.Error, &w.Attempts, &next, &processed, &w.OrderID, &w.Duplicates, &w.Seq)
 	w.ReceivedAt, w.NextAttemptAt, w.ProcessedAt = parseTime(received), parseTime(next), parseTime(processed)
 	return w, err
 }

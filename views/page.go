@@ -31,6 +31,9 @@ type OrdersView struct {
 	NextBefore int64
 	Before     int64
 	Filtered   bool
+	From       string // created on or after this day, YYYY-MM-DD
+	To         string // created on or before this day, YYYY-MM-DD
+	Errors     map[string]string
 }
 
 // NewOrderView is the new-order form with what was typed and what is wrong with it.
@@ -47,6 +50,7 @@ type NewOrderView struct {
 	Errors       map[string]string
 	Message      string
 	RetryOrderID int64
+	ExpiresIn    string // minutes the customer has to pay
 }
 
 // OrderView is one order for the merchant.
@@ -54,6 +58,7 @@ type OrderView struct {
 	Order  checkout.Order
 	Events []checkout.Event
 	PayURL string
+	QRURL  string // the payment link as a QR code, for a customer at the counter
 }
 
 // PayView is the customer's status page.
@@ -62,6 +67,8 @@ type PayView struct {
 	Merchant      string
 	SandboxPayURL string // the sandbox's payer page for this payment, in sandbox mode
 	Now           time.Time
+	LogoURL       string // the merchant's logo; "" for none
+	QRURL         string // the payment link as a QR code, to continue on a phone
 }
 
 // AccountView is the account page.
@@ -131,9 +138,9 @@ func customerDetail(o checkout.Order, merchant string) string {
 	case checkout.StateDeclined:
 		return "Nothing was charged. If that was a mistake, ask " + merchant + " for a new payment link."
 	case checkout.StateExpired:
-		return "Nothing was charged. Ask " + merchant + " for a new payment link."
+		return "Nothing was charged. If the request still shows in your Banq app, don't approve it: ask " + merchant + " for a new payment link."
 	case checkout.StateCanceled:
-		return "Nothing was charged. " + merchant + " canceled this request."
+		return "Nothing was charged. " + merchant + " canceled this request: if it still shows in your Banq app, don't approve it."
 	case checkout.StateFailed:
 		return o.FailReason.CustomerText() + " Nothing was charged."
 	case checkout.StateRejected:
@@ -206,13 +213,7 @@ func prepend(v OrdersView) string {
 }
 
 func nextPageURL(v OrdersView) string {
-	q := url.Values{}
-	if v.State != "" {
-		q.Set("state", v.State)
-	}
-	if v.Search != "" {
-		q.Set("q", v.Search)
-	}
+	q := ordersQuery(v)
 	q.Set("before", strconv.FormatInt(v.NextBefore, 10))
 	return "/orders?" + q.Encode()
 }
@@ -223,6 +224,7 @@ func banqPageURL(v NewOrderView, page int) string {
 	q.Set("page", strconv.Itoa(page))
 	q.Set("amount", v.Amount)
 	q.Set("description", v.Description)
+	q.Set("expires", v.ExpiresIn)
 	return "/orders/new?" + q.Encode()
 }
 

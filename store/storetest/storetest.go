@@ -34,6 +34,10 @@ func Run(t *testing.T, open Opener) {
 		{"ClaimsAreExclusive", testClaimsAreExclusive},
 		{"SettingOrInitRace", testSettingOrInitRace},
 		{"EventsAfterSeq", testEventsAfterSeq},
+		{"OrdersByDateRangeAndEachOrder", testOrdersByDateRangeAndEachOrder},
+		{"WebhookLogPagesNewestFirst", testWebhookLogPagesNewestFirst},
+		{"RejectedWebhooksAreBounded", testRejectedWebhooksAreBounded},
+		{"WebhookSilence", testWebhookSilence},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}

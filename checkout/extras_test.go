@@ -1,0 +1,557 @@
+package checkout_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/store"
+)
+
+// clock is a fixed clock the test moves by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *clock) Add(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
+}
+
+// fakeBanq holds payments and transactions in memory and answers like Banq.
+type fakeBanq struct {
+	mu       sync.Mutex
+	payments map[string]banq.Payment
+	txns     map[string]banq.Transaction
+	down     bool
+}
+
+func newFakeBanq() *fakeBanq {
+	return &fakeBanq{payments: map[string]banq.Payment{}, txns: map[string]banq.Transaction{}}
+}
+
+// errDown is what a call gets while Banq is away: a timeout.
+var errDown = fmt.Errorf("banq is down: %w", context.DeadlineExceeded)
+
+func (f *fakeBanq) CreateGetPaidDirect(ctx context.Context, p banq.CreatePayment, key string) (banq.Payment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return banq.Payment{}, errDown
+	}
+	id := "pay-" + key
+	if got, ok := f.payments[id]; ok {
+		return got, nil
+	}
+	pay := banq.Payment{ID: id, Status: banq.PaymentPending, Funds: p.Funds, Comment: p.Comment,
+		ExternalOrderCode: p.ExternalOrderCode, Frequency: p.Frequency, Source: p.Source, Destination: p.Destination}
+	f.payments[id] = pay
+	return pay, nil
+}
+
+func (f *fakeBanq) Payment(ctx context.Context, id string) (banq.Payment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return banq.Payment{}, errDown
+	}
+	p, ok := f.payments[id]
+	if !ok {
+		return p, banq.ErrNotFound
+	}
+	return p, nil
+}
+
+func (f *fakeBanq) Transactions(ctx context.Context, q banq.TransactionQuery) (banq.Page[banq.Transaction], error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out banq.Page[banq.Transaction]
+	for _, t := range f.txns {
+		if t.PaymentID == q.PaymentID {
+			out.Data = append(out.Data, t)
+		}
+	}
+	out.Meta = banq.Meta{ResourceCount: len(out.Data), PageCount: 1}
+	return out, nil
+}
+
+func (f *fakeBanq) Transaction(ctx context.Context, id string) (banq.Transaction, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.txns[id]
+	if !ok {
+		return t, banq.ErrNotFound
+	}
+	return t, nil
+}
+
+// pay completes a payment with a completed transaction, as when the payer approves.
+func (f *fakeBanq) pay(paymentID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.payments[paymentID]
+	p.Status = banq.PaymentCompleted
+	f.payments[paymentID] = p
+	f.txns["tx-"+paymentID] = banq.Transaction{ID: "tx-" + paymentID, PaymentID: paymentID,
+		Status: banq.TransactionCompleted, Funds: p.Funds}
+}
+
+func (f *fakeBanq) setStatus(paymentID string, s banq.PaymentStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.payments[paymentID]
+	p.Status = s
+	f.payments[paymentID] = p
+}
+
+// recorder keeps every published update.
+type recorder struct {
+	mu      sync.Mutex
+	updates []checkout.Update
+}
+
+func (r *recorder) Publish(u checkout.Update) {
+	r.mu.Lock()
+	r.updates = append(r.updates, u)
+	r.mu.Unlock()
+}
+
+func (r *recorder) last(orderID int64) (checkout.Update, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.updates) - 1; i >= 0; i-- {
+		if r.updates[i].Order.ID == orderID {
+			return r.updates[i], true
+		}
+	}
+	return checkout.Update{}, false
+}
+
+type fixture struct {
+	db    *store.DB
+	banq  *fakeBanq
+	pub   *recorder
+	clock *clock
+	svc   *checkout.Service
+	cfg   checkout.Config
+}
+
+var t0 = time.Date(2026, 3, 14, 15, 0, 0, 0, time.UTC)
+
+func newFixture(t *testing.T, tune func(*checkout.Config)) *fixture {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "checkout.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	f := &fixture{db: db, banq: newFakeBanq(), pub: &recorder{}, clock: &clock{t: t0}}
+	db.Now = f.clock.Now
+	f.cfg = checkout.Config{MerchantBanq: "merchant", Now: f.clock.Now, ReconcileAfter: 30 * time.Second, OrderTTL: 30 * time.Minute}
+	if tune != nil {
+		tune(&f.cfg)
+	}
+	f.svc = checkout.New(f.cfg, db, f.banq, f.pub)
+	return f
+}
+
+func (f *fixture) create(t *testing.T, ttl time.Duration) checkout.Order {
+	t.Helper()
+	o, err := f.svc.CreateOrder(context.Background(), checkout.NewOrder{Amount: 1250, Description: "Coffee",
+		CustomerBanq: "payer", CustomerName: "Ada", TTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.State != checkout.StateWaiting || o.PaymentID == "" {
+		t.Fatalf("created order: got state %s payment %q, want waiting with a payment", o.State, o.PaymentID)
+	}
+	return o
+}
+
+func (f *fixture) order(t *testing.T, id int64) checkout.Order {
+	t.Helper()
+	o, err := f.db.Order(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// reconcileAt moves the clock to at and runs one reconciler pass.
+func (f *fixture) reconcileAt(t *testing.T, at time.Time) {
+	t.Helper()
+	f.clock.Set(at)
+	if _, err := f.svc.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOrderExpiresOnTimeThenLatePaymentIsKeptAndFlagged(t *testing.T) {
+	f := newFixture(t, nil)
+	o := f.create(t, 0) // the configured default, 30 minutes
+	if want := t0.Add(30 * time.Minute); !o.ExpiresAt.Equal(want) {
+		t.Fatalf("expires at %v, want %v", o.ExpiresAt, want)
+	}
+	// The reconciler wakes the order at its expiry at the latest.
+	if o.NextCheckAt.After(o.ExpiresAt) {
+		t.Fatalf("next check %v is after the expiry %v", o.NextCheckAt, o.ExpiresAt)
+	}
+	f.reconcileAt(t, o.ExpiresAt.Add(-time.Second))
+	if got := f.order(t, o.ID); got.State != checkout.StateWaiting {
+		t.Fatalf("a second before expiry: got %s, want waiting", got.State)
+	}
+	got := f.order(t, o.ID)
+	if got.NextCheckAt.After(o.ExpiresAt) {
+		t.Fatalf("after a check, the next one %v is after the expiry %v", got.NextCheckAt, o.ExpiresAt)
+	}
+
+	f.reconcileAt(t, o.ExpiresAt)
+	got = f.order(t, o.ID)
+	if got.State != checkout.StateExpired || got.Late {
+		t.Fatalf("at expiry: got %s late=%v, want expired, not late", got.State, got.Late)
+	}
+	up, ok := f.pub.last(o.ID)
+	if !ok || up.Order.State != checkout.StateExpired || len(up.Events) == 0 {
+		t.Fatalf("expiry was not published: %+v", up)
+	}
+	if msg := up.Events[len(up.Events)-1].Message; !strings.Contains(msg, "Expired") || !strings.Contains(msg, "flagged late") {
+		t.Fatalf("expiry message %q does not say what happened and what a late payment becomes", msg)
+	}
+	// Banq cannot withdraw the request, so the reconciler keeps an eye on it.
+	if got.NextCheckAt.IsZero() {
+		t.Fatal("an expired order whose Banq payment is still open is no longer checked")
+	}
+
+	// The payer approves anyway; the webhook is lost; the reconciler finds the money.
+	f.banq.pay(o.PaymentID)
+	f.reconcileAt(t, got.NextCheckAt)
+	got = f.order(t, o.ID)
+	if got.State != checkout.StatePaid || !got.Late {
+		t.Fatalf("paid after expiry: got %s late=%v, want paid and late", got.State, got.Late)
+	}
+	if got.TransactionID == "" || got.PaidAt.IsZero() || !got.NextCheckAt.IsZero() {
+		t.Fatalf("late payment lacks its receipt data or is still checked: %+v", got)
+	}
+	events, _ := f.db.Events(context.Background(), o.ID, 0)
+	last := events[len(events)-1]
+	if last.State != checkout.StatePaid || !strings.Contains(last.Message, "Paid after the order was expired") {
+		t.Fatalf("last timeline entry %+v does not flag the late payment", last)
+	}
+}
+
+func TestExpiryAsksBanqFirst(t *testing.T) {
+	f := newFixture(t, nil)
+	o := f.create(t, 10*time.Minute)
+	f.banq.pay(o.PaymentID) // approved a moment before expiry; its webhook not yet here
+	f.reconcileAt(t, o.ExpiresAt)
+	got := f.order(t, o.ID)
+	if got.State != checkout.StatePaid || got.Late {
+		t.Fatalf("got %s late=%v, want paid on time", got.State, got.Late)
+	}
+}
+
+func TestExpiryWhileBanqIsDownStillExpires(t *testing.T) {
+	f := newFixture(t, nil)
+	o := f.create(t, 10*time.Minute)
+	f.banq.down = true
+	f.reconcileAt(t, o.ExpiresAt)
+	if got := f.order(t, o.ID); got.State != checkout.StateExpired {
+		t.Fatalf("got %s, want expired even though Banq did not answer", got.State)
+	}
+}
+
+func TestAcceptedOrderDoesNotExpire(t *testing.T) {
+	f := newFixture(t, nil)
+	o := f.create(t, 10*time.Minute)
+	f.banq.setStatus(o.PaymentID, banq.PaymentAccepted)
+	f.reconcileAt(t, o.ExpiresAt)
+	if got := f.order(t, o.ID); got.State != checkout.StateAccepted {
+		t.Fatalf("got %s, want accepted: the payer approved in time", got.State)
+	}
+}
+
+func TestCancelThenPaymentCompletesAnyway(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	o := f.create(t, 0)
+	got, err := f.svc.CancelOrder(ctx, o.ID, "clerk@shop.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != checkout.StateCanceled {
+		t.Fatalf("got %s, want canceled", got.State)
+	}
+	up, ok := f.pub.last(o.ID)
+	if !ok || up.Order.State != checkout.StateCanceled || !strings.Contains(up.Events[0].Message, "clerk@shop.test") {
+		t.Fatalf("cancel was not published with who did it: %+v", up)
+	}
+	if _, err := f.svc.CancelOrder(ctx, o.ID, ""); checkout.ErrorCode(err) != checkout.EConflict {
+		t.Fatalf("canceling twice: got %v, want EConflict", err)
+	}
+	// The payer approves in the Banq app all the same; this time the webhook arrives.
+	f.banq.pay(o.PaymentID)
+	f.clock.Add(time.Minute)
+	if _, err := f.svc.Receive(ctx, banq.Webhook{ID: "wh-1", ResourceType: banq.ResourcePayment,
+		Action: banq.ActionCompleted, ResourceID: o.PaymentID}, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	pending, _ := f.db.PendingWebhooks(ctx, f.clock.Now(), 10)
+	if len(pending) != 1 {
+		t.Fatalf("got %d pending webhooks, want 1", len(pending))
+	}
+	w, err := f.svc.Process(ctx, pending[0])
+	if err != nil || w.Status != checkout.WebhookApplied {
+		t.Fatalf("process: %+v, %v", w, err)
+	}
+	got = f.order(t, o.ID)
+	if got.State != checkout.StatePaid || !got.Late {
+		t.Fatalf("paid after cancel: got %s late=%v, want paid and late", got.State, got.Late)
+	}
+}
+
+func TestCannotCancelAcceptedOrder(t *testing.T) {
+	f := newFixture(t, nil)
+	o := f.create(t, 0)
+	f.banq.setStatus(o.PaymentID, banq.PaymentAccepted)
+	if _, err := f.svc.SyncPayment(context.Background(), o.PaymentID, checkout.Cause{Kind: checkout.EventWebhook}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.svc.CancelOrder(context.Background(), o.ID, "")
+	if checkout.ErrorCode(err) != checkout.EConflict {
+		t.Fatalf("cancel an accepted order: got %v, want EConflict", err)
+	}
+	if got := f.order(t, o.ID); got.State != checkout.StateAccepted {
+		t.Fatalf("got %s, want accepted unchanged", got.State)
+	}
+}
+
+func TestReprocessIsIdempotent(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	o := f.create(t, 0)
+	f.banq.pay(o.PaymentID)
+	// A webhook arrives but its processing fails for good (say Banq was down for its retries).
+	if _, err := f.svc.Receive(ctx, banq.Webhook{ID: "wh-paid", ResourceType: banq.ResourcePayment,
+		Action: banq.ActionCompleted, ResourceID: o.PaymentID}, []byte(`{"id":"wh-paid"}`)); err != nil {
+		t.Fatal(err)
+	}
+	w, _ := f.db.Webhook(ctx, "wh-paid")
+	w.Status, w.Error, w.Attempts = checkout.WebhookFailed, "fetch payment: Banq unavailable", 10
+	if err := f.db.FinishWebhook(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+
+	// The merchant reprocesses it: the order is paid, the inbox says applied.
+	w, err := f.svc.Reprocess(ctx, "wh-paid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Status != checkout.WebhookApplied || w.OrderID != o.ID || w.Error != "" {
+		t.Fatalf("after reprocess: inbox %+v, want applied to order %d", w, o.ID)
+	}
+	paid := f.order(t, o.ID)
+	if paid.State != checkout.StatePaid {
+		t.Fatalf("after reprocess: got %s, want paid", paid.State)
+	}
+	events, _ := f.db.Events(ctx, o.ID, 0)
+	if last := events[len(events)-1]; last.WebhookID != "wh-paid" || !strings.Contains(last.Message, "reprocessing") {
+		t.Fatalf("the state change %+v does not name the reprocessed webhook", last)
+	}
+
+	// Again, twice: nothing changes.
+	for i := 0; i < 2; i++ {
+		f.clock.Add(time.Minute)
+		if _, err := f.svc.Reprocess(ctx, "wh-paid"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := f.order(t, o.ID)
+	after, _ := f.db.Events(ctx, o.ID, 0)
+	if again.State != paid.State || again.PaidAt != paid.PaidAt || again.TransactionID != paid.TransactionID ||
+		again.Late != paid.Late || len(after) != len(events) {
+		t.Fatalf("reprocessing again changed the order: %+v (%d events), was %+v (%d events)", again, len(after), paid, len(events))
+	}
+	if _, err := f.svc.Reprocess(ctx, "no-such-webhook"); checkout.ErrorCode(err) != checkout.ENotFound {
+		t.Fatalf("unknown webhook: got %v, want ENotFound", err)
+	}
+	// Banq down: the merchant is told, the inbox keeps its record.
+	f.banq.down = true
+	if _, err := f.svc.Reprocess(ctx, "wh-paid"); checkout.ErrorCode(err) != checkout.EUnavailable {
+		t.Fatalf("Banq down: got %v, want EUnavailable", err)
+	}
+	if w, _ := f.db.Webhook(ctx, "wh-paid"); w.Status != checkout.WebhookApplied {
+		t.Fatalf("a failed reprocess changed the inbox to %s", w.Status)
+	}
+}
+
+func TestWebhookHealthBannerAppearsAndClears(t *testing.T) {
+	f := newFixture(t, func(c *checkout.Config) {
+		c.WebhookGap = 5 * time.Minute
+		c.MissWindow = 30 * time.Minute
+		c.MissLimit = 3
+	})
+	ctx := context.Background()
+	health := func() checkout.WebhookHealth {
+		t.Helper()
+		h, err := f.svc.WebhookHealth(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	if h := health(); h.Broken {
+		t.Fatalf("no orders yet: broken (%s)", h.Reason)
+	}
+	// An order is sent; Banq would announce it with a webhook at once; none comes.
+	o := f.create(t, time.Hour)
+	f.clock.Add(5*time.Minute - time.Second)
+	if h := health(); h.Broken || h.SilentOrders != 1 {
+		t.Fatalf("before the gap: got %+v, want not broken with 1 silent order", h)
+	}
+	f.clock.Add(time.Second)
+	h := health()
+	if !h.Broken || !strings.Contains(h.Reason, "No webhook from Banq has ever arrived") || !strings.Contains(h.Reason, "1 order was sent") {
+		t.Fatalf("after the gap: got %+v, want broken, saying why", h)
+	}
+	// A webhook arrives: the alert clears.
+	f.clock.Add(time.Second)
+	if _, err := f.svc.Receive(ctx, banq.Webhook{ID: "wh-created", ResourceType: banq.ResourcePayment,
+		Action: banq.ActionCreated, ResourceID: o.PaymentID}, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if h := health(); h.Broken || h.LastWebhookAt.IsZero() {
+		t.Fatalf("after a webhook: got %+v, want healthy", h)
+	}
+
+	// Now the reconciler keeps finding changes no webhook announced.
+	for i := 0; i < 3; i++ {
+		o := f.create(t, time.Hour)
+		f.clock.Add(time.Second)
+		if _, err := f.svc.Receive(ctx, banq.Webhook{ID: "wh-c-" + o.Number(), ResourceType: banq.ResourcePayment,
+			Action: banq.ActionCreated, ResourceID: o.PaymentID}, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		f.banq.pay(o.PaymentID)
+		f.reconcileAt(t, f.order(t, o.ID).NextCheckAt)
+		if got := f.order(t, o.ID); got.State != checkout.StatePaid {
+			t.Fatalf("reconciler: got %s, want paid", got.State)
+		}
+		if h := health(); h.Broken != (i == 2) || h.Unannounced != i+1 {
+			t.Fatalf("after %d unannounced changes: got %+v, want broken only from 3", i+1, h)
+		}
+	}
+	if h := health(); !strings.Contains(h.Reason, "3 payment changes that no webhook announced") {
+		t.Fatalf("reason %q does not say what the reconciler found", h.Reason)
+	}
+	// Half an hour without new surprises: the alert clears.
+	f.clock.Add(31 * time.Minute)
+	if h := health(); h.Broken {
+		t.Fatalf("after the window: got %+v, want healthy", h)
+	}
+}
+
+func TestRejectedWebhooksAreBoundedAndRateLimited(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	for i := 0; i < 130; i++ {
+		f.clock.Add(time.Second)
+		if err := f.svc.RejectWebhook(ctx, checkout.RejectedWebhook{Reason: "webhook signature invalid",
+			Body: []byte(strings.Repeat("x", 5000))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := f.db.RejectedWebhooks(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 100 || len(got[0].Body) != checkout.MaxRejectedBody {
+		t.Fatalf("got %d kept (body %d bytes), want the newest 100 with bodies cut to %d", len(got), len(got[0].Body), checkout.MaxRejectedBody)
+	}
+	// A burst within the same instant writes one.
+	f.clock.Add(time.Second)
+	for i := 0; i < 50; i++ {
+		f.svc.RejectWebhook(ctx, checkout.RejectedWebhook{Reason: "burst"})
+	}
+	got, _ = f.db.RejectedWebhooks(ctx, 1000)
+	n := 0
+	for _, r := range got {
+		if r.Reason == "burst" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("a burst of 50 in one instant wrote %d rows, want 1", n)
+	}
+}
+
+func TestParseTTL(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    time.Duration
+		invalid bool
+	}{
+		{"", 30 * time.Minute, false},
+		{"15", 15 * time.Minute, false},
+		{" 1 ", time.Minute, false},
+		{"10080", 7 * 24 * time.Hour, false},
+		{"0", 0, true},
+		{"10081", 0, true},
+		{"-5", 0, true},
+		{"1.5", 0, true},
+		{"soon", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := checkout.ParseTTL(tt.in, 30*time.Minute)
+		var ce *checkout.Error
+		switch {
+		case tt.invalid && (!errors.As(err, &ce) || ce.Fields["expires"] == ""):
+			t.Errorf("ParseTTL(%q): got %v, %v; want an error on field expires", tt.in, got, err)
+		case !tt.invalid && (err != nil || got != tt.want):
+			t.Errorf("ParseTTL(%q): got %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// An order whose create never reached Banq is not sent after its time to pay ran out: not by
+// the reconciler, not by the recovery at start-up.
+func TestUnsentOrderExpiresInsteadOfBeingSentLate(t *testing.T) {
+	for _, via := range []string{"reconcile", "recover"} {
+		t.Run(via, func(t *testing.T) {
+			f := newFixture(t, nil)
+			ctx := context.Background()
+			f.banq.down = true
+			o, err := f.svc.CreateOrder(ctx, checkout.NewOrder{Amount: 100, Description: "x", CustomerBanq: "payer", CustomerName: "P", TTL: 5 * time.Minute})
+			if checkout.ErrorCode(err) != checkout.EUnavailable || o.State != checkout.StateCreating {
+				t.Fatalf("create with Banq down: got %s, %v", o.State, err)
+			}
+			f.banq.down = false
+			f.clock.Set(o.ExpiresAt)
+			if via == "reconcile" {
+				_, err = f.svc.Reconcile(ctx)
+			} else {
+				_, err = f.svc.Recover(ctx)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.order(t, o.ID); got.State != checkout.StateExpired || !got.NextCheckAt.IsZero() {
+				t.Fatalf("got %s (next check %v), want expired and no longer checked", got.State, got.NextCheckAt)
+			}
+			if n := len(f.banq.payments); n != 0 {
+				t.Fatalf("Banq got %d payment requests after the order expired, want 0", n)
+			}
+		})
+	}
+}
