@@ -234,6 +234,15 @@ func TestOrderExpiresOnTimeThenLatePaymentIsKeptAndFlagged(t *testing.T) {
 		t.Fatal("an expired order whose Banq payment is still open is no longer checked")
 	}
 
+	// While Banq's request stays open, the reconciler keeps asking, backing off.
+	watched := got.NextCheckAt
+	f.reconcileAt(t, watched)
+	got = f.order(t, o.ID)
+	if got.State != checkout.StateExpired || !got.NextCheckAt.After(watched.Add(f.cfg.ReconcileAfter)) {
+		t.Fatalf("still pending at Banq: got %s, next check %v; want expired, checked again after more than %v",
+			got.State, got.NextCheckAt, f.cfg.ReconcileAfter)
+	}
+
 	// The payer approves anyway; the webhook is lost; the reconciler finds the money.
 	f.banq.pay(o.PaymentID)
 	f.reconcileAt(t, got.NextCheckAt)
@@ -553,5 +562,41 @@ func TestUnsentOrderExpiresInsteadOfBeingSentLate(t *testing.T) {
 				t.Fatalf("Banq got %d payment requests after the order expired, want 0", n)
 			}
 		})
+	}
+}
+
+// The watch over an order that ended here stops a day after its expiry (Config.LateWatch), or
+// as soon as Banq ends the payment itself.
+func TestLateWatchEnds(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	o := f.create(t, 10*time.Minute)
+	f.reconcileAt(t, o.ExpiresAt)
+	for i := 0; i < 500; i++ {
+		got := f.order(t, o.ID)
+		if got.NextCheckAt.IsZero() {
+			if end := o.ExpiresAt.Add(24 * time.Hour); f.clock.Now().Before(end.Add(-10 * time.Minute)) {
+				t.Fatalf("the watch ended at %v, before a day after the expiry (%v)", f.clock.Now(), end)
+			}
+			break
+		}
+		if got.NextCheckAt.After(o.ExpiresAt.Add(24 * time.Hour)) {
+			t.Fatalf("next check %v is beyond a day after the expiry", got.NextCheckAt)
+		}
+		f.reconcileAt(t, got.NextCheckAt)
+	}
+	if got := f.order(t, o.ID); !got.NextCheckAt.IsZero() || got.State != checkout.StateExpired {
+		t.Fatalf("after a day: got %s, next check %v; want expired, no longer checked", got.State, got.NextCheckAt)
+	}
+
+	// Banq expires its request itself: nothing left to watch.
+	o = f.create(t, 10*time.Minute)
+	if _, err := f.svc.CancelOrder(ctx, o.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.banq.setStatus(o.PaymentID, banq.PaymentExpired)
+	f.reconcileAt(t, f.order(t, o.ID).NextCheckAt)
+	if got := f.order(t, o.ID); !got.NextCheckAt.IsZero() || got.State != checkout.StateCanceled {
+		t.Fatalf("Banq expired it: got %s, next check %v; want canceled, no longer checked", got.State, got.NextCheckAt)
 	}
 }
