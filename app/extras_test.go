@@ -143,6 +143,8 @@ func testCancelThenLatePayment(t *testing.T, a *apptest.App, m *apptest.Merchant
 	o := m.MustCreateOrder(t, "25.00", "Concert ticket", a.PayerBanqs(t)[1].GUID)
 	stream := openPayStream(t, a, o)
 	watch(t, stream, checkout.StateWaiting, 2*time.Second)
+	// Banq's Created webhook is applied first, so that only the cancel itself can change the page.
+	waitWebhooks(t, a, o.ID, 1)
 
 	r := m.PostForm(t, orderPath(o), orderPath(o)+"/cancel", url.Values{})
 	if r.Status != http.StatusSeeOther {
@@ -341,17 +343,13 @@ func testCSVExportOf10000Orders(t *testing.T, a *apptest.App, m *apptest.Merchan
 	}
 }
 
-// The webhook log lists what Banq sent with its verdicts and outcomes, the order's timeline
-// links to it, and reprocessing a webhook changes nothing that was already applied.
-func testWebhookLogAndReprocess(t *testing.T, a *apptest.App, m *apptest.Merchant) {
-	ctx := context.Background()
-	o := m.MustCreateOrder(t, "3.20", "Espresso", a.PayerBanqs(t)[0].GUID)
-	a.Act(t, o.PaymentID, "approve", "")
-	a.WaitOrder(t, o.ID, 5*time.Second, func(o checkout.Order) bool { return o.State == checkout.StatePaid })
-	// Wait for the inbox to drain.
+// waitWebhooks waits until at least n webhooks were applied to the order, and none applied to it
+// is waiting for a retry.
+func waitWebhooks(t *testing.T, a *apptest.App, orderID int64, n int) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		ws, _, err := a.DB.ListWebhooks(ctx, checkout.WebhookFilter{OrderID: o.ID})
+		ws, _, err := a.DB.ListWebhooks(context.Background(), checkout.WebhookFilter{OrderID: orderID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -361,14 +359,24 @@ func testWebhookLogAndReprocess(t *testing.T, a *apptest.App, m *apptest.Merchan
 				applied++
 			}
 		}
-		if applied >= 4 && applied == len(ws) {
-			break
+		if applied >= n && applied == len(ws) {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("webhooks of the order: %d applied of %d, want at least 4, all applied", applied, len(ws))
+			t.Fatalf("webhooks of order %d: %d applied of %d, want at least %d, all applied", orderID, applied, len(ws), n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// The webhook log lists what Banq sent with its verdicts and outcomes, the order's timeline
+// links to it, and reprocessing a webhook changes nothing that was already applied.
+func testWebhookLogAndReprocess(t *testing.T, a *apptest.App, m *apptest.Merchant) {
+	ctx := context.Background()
+	o := m.MustCreateOrder(t, "3.20", "Espresso", a.PayerBanqs(t)[0].GUID)
+	a.Act(t, o.PaymentID, "approve", "")
+	a.WaitOrder(t, o.ID, 5*time.Second, func(o checkout.Order) bool { return o.State == checkout.StatePaid })
+	waitWebhooks(t, a, o.ID, 4)
 
 	logPage := m.Get(t, "/webhook-log?order="+o.Number()).Body
 	rows := apptest.Count(logPage, "webhook-row")
