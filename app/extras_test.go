@@ -28,6 +28,7 @@ import (
 	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/sse"
 	"github.com/banq-checkout/checkout/store"
+	"github.com/banq-checkout/checkout/store/pgtest"
 )
 
 func fetch(t *testing.T, u string) (*http.Response, []byte) {
@@ -58,14 +59,24 @@ func openPayStream(t *testing.T, a *apptest.App, o checkout.Order) *sse.Stream {
 	return s
 }
 
-// TestExtras runs the features beyond the core on one app (starting one takes seconds under
-// the race detector). The CSV export, which adds 10,000 orders, runs last.
-func TestExtras(t *testing.T) {
-	a := apptest.Start(t, apptest.Options{})
-	m := a.SignIn(t)
+// extras is the app the tests of the features beyond the core share (starting one takes
+// seconds under the race detector), with its signed-in merchant and its database's DSN.
+type extras struct {
+	a   *apptest.App
+	m   *apptest.Merchant
+	dsn string
+}
+
+// runExtras runs those tests on one app. The CSV export, which adds 10,000 orders, runs last.
+func runExtras(t *testing.T, dsn string) {
+	a := apptest.Start(t, apptest.Options{DB: dsn})
+	if dsn == "" {
+		dsn = filepath.Join(a.Dir, "checkout.db")
+	}
+	x := extras{a: a, m: a.SignIn(t), dsn: dsn}
 	for _, tt := range []struct {
 		name string
-		run  func(*testing.T, *apptest.App, *apptest.Merchant)
+		run  func(*testing.T, extras)
 	}{
 		{"QRHandOffAndReceipt", testQRHandOffAndReceipt},
 		{"CancelThenLatePayment", testCancelThenLatePayment},
@@ -73,15 +84,20 @@ func TestExtras(t *testing.T) {
 		{"WebhookLogAndReprocess", testWebhookLogAndReprocess},
 		{"CSVExportOf10000Orders", testCSVExportOf10000Orders},
 	} {
-		if !t.Run(tt.name, func(t *testing.T) { tt.run(t, a, m) }) {
+		if !t.Run(tt.name, func(t *testing.T) { tt.run(t, x) }) {
 			return
 		}
 	}
 }
 
+func TestExtras(t *testing.T) { runExtras(t, "") }
+
+func TestExtrasPostgres(t *testing.T) { runExtras(t, pgtest.DSN(t)) }
+
 // The order page and the customer's page show the payment link as a QR code that a phone reads
 // back to exactly that link; once paid, the customer page is a receipt instead.
-func testQRHandOffAndReceipt(t *testing.T, a *apptest.App, m *apptest.Merchant) {
+func testQRHandOffAndReceipt(t *testing.T, x extras) {
+	a, m := x.a, x.m
 	o := m.MustCreateOrder(t, "9.90", "Pot of tea", a.PayerBanqs(t)[0].GUID)
 
 	page := m.Get(t, orderPath(o)).Body
@@ -139,7 +155,8 @@ func testQRHandOffAndReceipt(t *testing.T, a *apptest.App, m *apptest.Merchant) 
 // A merchant cancels a waiting order: the customer's open page says so at once. The payer
 // approves in the Banq app anyway (Banq's API cannot withdraw the request): the money is kept,
 // and the merchant pages flag the order as paid late.
-func testCancelThenLatePayment(t *testing.T, a *apptest.App, m *apptest.Merchant) {
+func testCancelThenLatePayment(t *testing.T, x extras) {
+	a, m := x.a, x.m
 	o := m.MustCreateOrder(t, "25.00", "Concert ticket", a.PayerBanqs(t)[1].GUID)
 	stream := openPayStream(t, a, o)
 	watch(t, stream, checkout.StateWaiting, 2*time.Second)
@@ -177,7 +194,8 @@ func testCancelThenLatePayment(t *testing.T, a *apptest.App, m *apptest.Merchant
 
 // An order's time to pay comes from the form; when it runs out the reconciler expires the order
 // and its page says so; a payment made after that is kept and flagged late.
-func testExpiryEndToEnd(t *testing.T, a *apptest.App, m *apptest.Merchant) {
+func testExpiryEndToEnd(t *testing.T, x extras) {
+	a, m := x.a, x.m
 	payer := a.PayerBanqs(t)[2].GUID
 
 	r := m.PostForm(t, "/orders/new", "/orders", url.Values{"amount": {"5.00"}, "description": {"Cake"},
@@ -213,10 +231,11 @@ func testExpiryEndToEnd(t *testing.T, a *apptest.App, m *apptest.Merchant) {
 }
 
 // The CSV export of the filtered list round-trips through encoding/csv, on 10,000 orders.
-func testCSVExportOf10000Orders(t *testing.T, a *apptest.App, m *apptest.Merchant) {
+func testCSVExportOf10000Orders(t *testing.T, x extras) {
+	a, m := x.a, x.m
 	ctx := context.Background()
 	// A second handle on the app's database, with a clock of its own, to insert fast.
-	db, err := store.Open(ctx, filepath.Join(a.Dir, "checkout.db"))
+	db, err := store.Open(ctx, x.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +390,8 @@ func waitWebhooks(t *testing.T, a *apptest.App, orderID int64, n int) {
 
 // The webhook log lists what Banq sent with its verdicts and outcomes, the order's timeline
 // links to it, and reprocessing a webhook changes nothing that was already applied.
-func testWebhookLogAndReprocess(t *testing.T, a *apptest.App, m *apptest.Merchant) {
+func testWebhookLogAndReprocess(t *testing.T, x extras) {
+	a, m := x.a, x.m
 	ctx := context.Background()
 	o := m.MustCreateOrder(t, "3.20", "Espresso", a.PayerBanqs(t)[0].GUID)
 	a.Act(t, o.PaymentID, "approve", "")
