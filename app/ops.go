@@ -31,7 +31,7 @@ func (a *App) newMetrics() error {
 		Orders: a.DB.CountByState,
 		// Read at scrape time: the service is made after the metrics.
 		WebhookHealth: func(ctx context.Context) (checkout.WebhookHealth, error) { return a.Service.WebhookHealth(ctx) },
-		Logger: a.log.With("component", "metrics"),
+		Logger:        a.log.With("component", "metrics"),
 	})
 	if a.cfg.MetricsAddr == "" {
 		return nil

@@ -8,8 +8,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/banq-checkout/checkout/banq"
-	"github.com/banq-checkout/checkout/metrics"
 	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/metrics"
 )
 
 // webhook receives Banq's webhooks: limit the rate, limit the body, check the HMAC over the raw
