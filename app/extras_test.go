@@ -469,11 +469,12 @@ func testWebhookLogAndReprocess(t *testing.T, x extras) {
 func TestWebhookGapBannerAppearsAndClears(t *testing.T) {
 	a := apptest.Start(t, apptest.Options{
 		Faults: &sandbox.Faults{DropWebhooks: 1},
-		Config: func(c *app.Config) { c.WebhookGap = 300 * time.Millisecond },
+		Config: func(c *app.Config) { c.WebhookGap, c.MetricsAddr = 300*time.Millisecond, "127.0.0.1:0" },
 	})
+	broken := func() float64 { return scrape(t, a.MetricsURL(), "")[series("checkout_webhooks_broken")] }
 	m := a.SignIn(t)
-	if b := apptest.Find(m.Get(t, "/orders").Body, "gap-banner"); b != nil {
-		t.Fatal("a banner before any order")
+	if b := apptest.Find(m.Get(t, "/orders").Body, "gap-banner"); b != nil || broken() != 0 {
+		t.Fatalf("before any order: banner %v, checkout_webhooks_broken %v; want neither", b != nil, broken())
 	}
 	payers := a.PayerBanqs(t)
 	m.MustCreateOrder(t, "1.00", "Lost webhooks", payers[0].GUID)
@@ -486,9 +487,8 @@ func TestWebhookGapBannerAppearsAndClears(t *testing.T) {
 	if !strings.Contains(banner, "webhooks look broken") || !strings.Contains(banner, "/webhooks/banq") {
 		t.Fatalf("banner: %q; want it to say webhooks look broken and name the URL", banner)
 	}
-	health, err := a.Service.WebhookHealth(context.Background())
-	if err != nil || !health.Broken {
-		t.Fatalf("WebhookHealth: %+v, %v; want broken", health, err)
+	if v := broken(); v != 1 {
+		t.Fatalf("checkout_webhooks_broken = %v while the banner shows, want 1", v)
 	}
 
 	a.Sandbox.SetFaults(sandbox.Faults{})
@@ -499,6 +499,9 @@ func TestWebhookGapBannerAppearsAndClears(t *testing.T) {
 			t.Fatal("the banner stayed after webhooks arrived again")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if v := broken(); v != 0 {
+		t.Fatalf("checkout_webhooks_broken = %v after the banner went, want 0", v)
 	}
 }
 
