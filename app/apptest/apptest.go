@@ -94,6 +94,13 @@ func Start(tb testing.TB, opt Options) *App {
 	if p := opt.Peer; p != nil {
 		cfg.BanqAPIURL, cfg.BanqAuthURL = p.SandboxURL, p.SandboxURL
 		cfg.BanqClientID, cfg.BanqUsername, cfg.BanqPassword = sandbox.DefaultClientID, sandbox.DefaultUsername, sandbox.DefaultPassword
+		// Outside sandbox mode a session key is required; instances behind one load balancer
+		// share it, so a cookie set by one is read by the other.
+		key, err := p.DB.Setting(context.Background(), "session_key")
+		if err != nil {
+			tb.Fatalf("the peer's session key: %v", err)
+		}
+		cfg.SessionKey = key
 	}
 	if opt.Config != nil {
 		opt.Config(&cfg)
