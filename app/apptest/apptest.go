@@ -57,6 +57,7 @@ type App struct {
 	cancel     context.CancelFunc
 	done       chan error
 	stopOnce   sync.Once
+	sessionKey string // what a peer instance must use
 	stopErr    error
 	stopSeen   atomic.Bool // the test called Stop and judged its error itself
 }
@@ -96,11 +97,7 @@ func Start(tb testing.TB, opt Options) *App {
 		cfg.BanqClientID, cfg.BanqUsername, cfg.BanqPassword = sandbox.DefaultClientID, sandbox.DefaultUsername, sandbox.DefaultPassword
 		// Outside sandbox mode a session key is required; instances behind one load balancer
 		// share it, so a cookie set by one is read by the other.
-		key, err := p.DB.Setting(context.Background(), "session_key")
-		if err != nil {
-			tb.Fatalf("the peer's session key: %v", err)
-		}
-		cfg.SessionKey = key
+		cfg.SessionKey = p.sessionKey
 	}
 	if opt.Config != nil {
 		opt.Config(&cfg)
@@ -118,7 +115,14 @@ func Start(tb testing.TB, opt Options) *App {
 		tb.Fatalf("start the app: %v", err)
 	}
 	// The listener, not CHECKOUT_PUBLIC_URL: a test may set a public URL nothing answers at.
-	t := &App{App: a, URL: "http://" + a.Addr(), Dir: opt.Dir, Stdout: stdout, cancel: cancel, done: make(chan error, 1)}
+	t := &App{App: a, URL: "http://" + a.Addr(), Dir: opt.Dir, Stdout: stdout, cancel: cancel, done: make(chan error, 1),
+		sessionKey: cfg.SessionKey}
+	if t.sessionKey == "" {
+		if t.sessionKey, err = a.DB.Setting(context.Background(), "session_key"); err != nil {
+			cancel()
+			tb.Fatalf("read the generated session key: %v", err)
+		}
+	}
 	if opt.Peer != nil {
 		t.SandboxURL = opt.Peer.SandboxURL
 	}
