@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 			sbDB = filepath.Join(filepath.Dir(strings.TrimPrefix(cfg.DB, "sqlite:")), "sandbox.db")
 		}
 		a.Sandbox, err = sandbox.Start(context.WithoutCancel(ctx), cfg.SandboxAddr, sandbox.Config{
-			DBPath: sbDB, StepDelay: cfg.SandboxStepDelay, Logger: log.With("component", "sandbox"),
+			DBPath: sbDB, StepDelay: cfg.SandboxStepDelay, Faults: cfg.SandboxFaults, Logger: log.With("component", "sandbox"),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("start the Banq sandbox on SANDBOX_ADDR %s: %w", cfg.SandboxAddr, err)
@@ -152,6 +152,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 	}
 	a.Service = checkout.New(checkout.Config{
 		MerchantBanq:   a.merchant(),
+		CreateTimeout:  cfg.CreateTimeout,
 		RecoverAfter:   cfg.RecoverAfter,
 		ReconcileAfter: cfg.ReconcileAfter,
 		OrderTTL:       cfg.OrderTTL,

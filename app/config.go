@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/banq-checkout/checkout/banq/sandbox"
 	"github.com/banq-checkout/checkout/handlers"
 )
 
@@ -35,15 +37,17 @@ type Config struct {
 	WebhookSecret     string // BANQ_WEBHOOK_SECRET: generated and stored when unset
 	WebhookSecretPrev string // BANQ_WEBHOOK_SECRET_PREVIOUS: still accepted while rotating
 
-	SandboxAddr      string        // SANDBOX_ADDR
-	SandboxDB        string        // SANDBOX_DB
-	SandboxStepDelay time.Duration // SANDBOX_STEP_DELAY
+	SandboxAddr      string         // SANDBOX_ADDR
+	SandboxDB        string         // SANDBOX_DB
+	SandboxStepDelay time.Duration  // SANDBOX_STEP_DELAY
+	SandboxFaults    sandbox.Faults // SANDBOX_FAULTS: JSON, the faults in force from the sandbox's start
 
 	ReconcileAfter    time.Duration // CHECKOUT_RECONCILE_AFTER
 	ReconcileInterval time.Duration // CHECKOUT_RECONCILE_INTERVAL
 	RecoverAfter      time.Duration // CHECKOUT_RECOVER_AFTER
 	OrderTTL          time.Duration // CHECKOUT_ORDER_TTL: default time a customer has to pay
 	WebhookGap        time.Duration // CHECKOUT_WEBHOOK_GAP: orders this old with no webhook since mean webhooks are broken
+	CreateTimeout     time.Duration // CHECKOUT_CREATE_TIMEOUT: bound on the create call the merchant waits for
 	ShutdownTimeout   time.Duration // CHECKOUT_SHUTDOWN_TIMEOUT
 	Heartbeat         time.Duration // CHECKOUT_SSE_HEARTBEAT: comment sent on idle streams
 	LogFormat         string        // CHECKOUT_LOG_FORMAT: json, text, or "" for text on a terminal
@@ -115,6 +119,14 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	c.ReconcileAfter = dur("CHECKOUT_RECONCILE_AFTER", 30*time.Second)
 	c.ReconcileInterval = dur("CHECKOUT_RECONCILE_INTERVAL", time.Second)
 	c.RecoverAfter = dur("CHECKOUT_RECOVER_AFTER", 10*time.Second)
+	c.CreateTimeout = dur("CHECKOUT_CREATE_TIMEOUT", 15*time.Second)
+	if v := env("SANDBOX_FAULTS", ""); v != "" {
+		if err := json.Unmarshal([]byte(v), &c.SandboxFaults); err != nil {
+			errs = append(errs, fmt.Sprintf("SANDBOX_FAULTS is not the faults' JSON (see PUT /sandbox/faults): %v", err))
+		} else if err := c.SandboxFaults.Validate(); err != nil {
+			errs = append(errs, fmt.Sprintf("SANDBOX_FAULTS: %v", err))
+		}
+	}
 	c.ShutdownTimeout = dur("CHECKOUT_SHUTDOWN_TIMEOUT", 10*time.Second)
 	c.Heartbeat = dur("CHECKOUT_SSE_HEARTBEAT", 20*time.Second)
 	c.OrderTTL = dur("CHECKOUT_ORDER_TTL", 30*time.Minute)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/banq-checkout/checkout/app"
+	"github.com/banq-checkout/checkout/banq/sandbox"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -20,6 +21,14 @@ func TestParseConfigDefaultsToSandbox(t *testing.T) {
 	}
 	if !c.Sandbox() || c.Addr != ":8080" || c.DB != "./data/checkout.db" || c.SandboxAddr != "127.0.0.1:8081" {
 		t.Fatalf("got %+v, want sandbox defaults", c)
+	}
+	if c.CreateTimeout != 15*time.Second || c.SandboxFaults != (sandbox.Faults{}) {
+		t.Fatalf("create timeout %v, sandbox faults %+v: want 15s and none", c.CreateTimeout, c.SandboxFaults)
+	}
+	c, err = app.ParseConfig(nil, envOf(map[string]string{"CHECKOUT_CREATE_TIMEOUT": "2s",
+		"SANDBOX_FAULTS": `{"dropWebhooks":0.3,"tokenTTL":"1s","seed":7}`}), io.Discard)
+	if want := (sandbox.Faults{DropWebhooks: 0.3, TokenTTL: time.Second, Seed: 7}); err != nil || c.CreateTimeout != 2*time.Second || c.SandboxFaults != want {
+		t.Fatalf("got create timeout %v, faults %+v (%v); want 2s, %+v", c.CreateTimeout, c.SandboxFaults, err, want)
 	}
 	c, err = app.ParseConfig([]string{"-addr", "127.0.0.1:9999"}, envOf(map[string]string{"CHECKOUT_ADDR": ":1"}), io.Discard)
 	if err != nil || c.Addr != "127.0.0.1:9999" {
@@ -49,6 +58,9 @@ func TestParseConfigNamesTheBadVariable(t *testing.T) {
 		{map[string]string{"SANDBOX_ADDR": "8081"}, "SANDBOX_ADDR"},
 		{map[string]string{"CHECKOUT_PUBLIC_URL": "pay.example"}, "CHECKOUT_PUBLIC_URL"},
 		{map[string]string{"CHECKOUT_RECONCILE_AFTER": "soon"}, "CHECKOUT_RECONCILE_AFTER"},
+		{map[string]string{"CHECKOUT_CREATE_TIMEOUT": "-1s"}, "CHECKOUT_CREATE_TIMEOUT"},
+		{map[string]string{"SANDBOX_FAULTS": `{"dropWebhooks":`}, "SANDBOX_FAULTS"},
+		{map[string]string{"SANDBOX_FAULTS": `{"dropWebhooks":2}`}, "SANDBOX_FAULTS"},
 		{map[string]string{"CHECKOUT_LOG_FORMAT": "xml"}, "CHECKOUT_LOG_FORMAT"},
 		{map[string]string{"CHECKOUT_SESSION_KEY": "short"}, "CHECKOUT_SESSION_KEY"},
 		{with("CHECKOUT_SESSION_KEY", ""), "CHECKOUT_SESSION_KEY"},
