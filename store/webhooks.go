@@ -110,3 +110,22 @@ func (db *DB) WebhookStats(ctx context.Context) (WebhookStats, error) {
 	st.OldestPending, st.LastReceivedAt = parseTime(oldest.String), parseTime(last.String)
 	return st, wrap(err)
 }
+
+// WebhookCounts counts the inbox by status (pending, applied, ignored, failed).
+func (db *DB) WebhookCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT status, COUNT(*) FROM webhooks GROUP BY status`)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, wrap(err)
+		}
+		out[status] = n
+	}
+	return out, wrap(rows.Err())
+}

@@ -313,6 +313,7 @@ func Start(ctx context.Context, addr string, cfg Config) (*Running, error) {
 		served: make(chan error, 1),
 		stop:   make(chan struct{}),
 	}
+	closeUnusedOnShutdown(r.srv)
 	go func() { r.served <- r.srv.Serve(ln) }()
 	s.Start(ctx)
 	go func() {
@@ -325,6 +326,26 @@ func Start(ctx context.Context, addr string, cfg Config) (*Running, error) {
 	return r, nil
 }
 
+// closeUnusedOnShutdown makes srv.Shutdown close at once the connections that never sent a
+// request, as browsers open ahead of need: net/http counts those idle only after five seconds,
+// and until then they hold a graceful shutdown (and a restart) for nothing.
+func closeUnusedOnShutdown(srv *http.Server) {
+	var unused sync.Map // net.Conn → struct{}
+	srv.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			unused.Store(c, struct{}{})
+		} else {
+			unused.Delete(c)
+		}
+	}
+	srv.RegisterOnShutdown(func() {
+		unused.Range(func(c, _ any) bool {
+			c.(net.Conn).Close()
+			return true
+		})
+	})
+}
+
 // Close shuts the server down (waiting up to 2s for requests in flight, then cutting them off),
 // then closes the sandbox.
 func (r *Running) Close() error {
@@ -334,9 +355,8 @@ func (r *Running) Close() error {
 		defer cancel()
 		var err error
 		if r.srv.Shutdown(ctx) != nil {
-			// Still busy: a long apiLatency fault, or a client's connection that never sent a
-			// request (net/http counts those as active for 5s). Both are cut off; neither is an
-			// error of the sandbox's.
+			// Still busy: a long apiLatency fault, or a connection that sent part of a request
+			// and stopped. Both are cut off; neither is an error of the sandbox's.
 			r.log.Warn("sandbox: requests still open at shutdown were cut off")
 			r.srv.Close()
 		}

@@ -198,6 +198,10 @@ func testWebhookInboxDeduplicates(t *testing.T, open Opener) {
 	if pending, _ := db.PendingWebhooks(ctx, time.Now().Add(time.Second), 10); len(pending) != 0 {
 		t.Fatalf("got %d pending after finishing, want 0", len(pending))
 	}
+	counts, err := db.WebhookCounts(ctx)
+	if err != nil || len(counts) != 1 || counts[checkout.WebhookApplied] != 1 {
+		t.Fatalf("WebhookCounts: got %v, %v; want map[applied:1]", counts, err)
+	}
 }
 
 func testListOrdersFiltersAndPages(t *testing.T, open Opener) {
