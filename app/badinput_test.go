@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,23 +19,6 @@ import (
 	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/sse"
 )
-
-// postWebhook sends body to the webhook receiver with the HMAC header (none when sig is "").
-func postWebhook(t *testing.T, a *apptest.App, body []byte, sig string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, a.URL+"/webhooks/banq", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if sig != "" {
-		req.Header.Set(banq.HeaderWebhookHMAC, sig)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
 
 func inboxRows(t *testing.T, a *apptest.App) int {
 	t.Helper()
@@ -63,7 +45,7 @@ func healthy(t *testing.T, a *apptest.App) {
 // gets the contract's answer, none is stored, and the server stays healthy.
 func TestWebhookBadInput(t *testing.T) {
 	// The sandbox's own webhooks are dropped, so that only this test's reach the inbox.
-	a := apptest.Start(t, apptest.Options{Faults: &sandbox.Faults{DropWebhooks: 1}, ReconcileAfter: time.Minute})
+	a := start(t, apptest.Options{Faults: &sandbox.Faults{DropWebhooks: 1}, ReconcileAfter: time.Minute})
 	o := a.SignIn(t).MustCreateOrder(t, "9.99", "Webhook target", a.PayerBanqs(t)[0].GUID)
 	secret, err := a.DB.Setting(context.Background(), "webhook_secret")
 	if err != nil || secret == "" {
@@ -82,8 +64,8 @@ func TestWebhookBadInput(t *testing.T) {
 
 	// A valid webhook is stored and applied: the baseline the bad ones are measured against.
 	valid := webhook("test-webhook-valid", nil)
-	if status, body := postWebhook(t, a, valid, sign(valid)); status != http.StatusOK {
-		t.Fatalf("valid webhook: got %d %s, want 200", status, body)
+	if r := postWebhook(t, a, valid, sign(valid)); r.Status != http.StatusOK {
+		t.Fatalf("valid webhook: got %d %s, want 200", r.Status, r.Body)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -125,9 +107,8 @@ func TestWebhookBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := inboxRows(t, a)
-			status, body := postWebhook(t, a, tt.body, tt.sig(tt.body))
-			if status != tt.want {
-				t.Errorf("got %d %s, want %d", status, body, tt.want)
+			if r := postWebhook(t, a, tt.body, tt.sig(tt.body)); r.Status != tt.want {
+				t.Errorf("got %d %s, want %d", r.Status, r.Body, tt.want)
 			}
 			if after := inboxRows(t, a); after != before {
 				t.Errorf("inbox rows: got %d, want %d (unchanged)", after, before)
@@ -139,9 +120,8 @@ func TestWebhookBadInput(t *testing.T) {
 	t.Run("duplicate id", func(t *testing.T) {
 		before, events := inboxRows(t, a), timeline(t, a, o.ID)
 		orderBefore, _ := a.DB.Order(context.Background(), o.ID)
-		status, body := postWebhook(t, a, valid, sign(valid))
-		if status < 200 || status > 299 {
-			t.Fatalf("got %d %s, want 2xx", status, body)
+		if r := postWebhook(t, a, valid, sign(valid)); r.Status < 200 || r.Status > 299 {
+			t.Fatalf("got %d %s, want 2xx", r.Status, r.Body)
 		}
 		time.Sleep(300 * time.Millisecond) // give a wrongly stored duplicate time to be applied
 		if after := inboxRows(t, a); after != before {
@@ -166,8 +146,8 @@ func TestWebhookBadInput(t *testing.T) {
 			t.Fatalf("built a body of %d bytes, want %d", len(body), 64<<10)
 		}
 		before := inboxRows(t, a)
-		if status, resp := postWebhook(t, a, body, sign(body)); status != http.StatusOK {
-			t.Fatalf("got %d %s, want 200", status, resp)
+		if r := postWebhook(t, a, body, sign(body)); r.Status != http.StatusOK {
+			t.Fatalf("got %d %s, want 200", r.Status, r.Body)
 		}
 		if after := inboxRows(t, a); after != before+1 {
 			t.Fatalf("inbox rows: got %d, want %d", after, before+1)
@@ -231,23 +211,10 @@ func formField(t *testing.T, doc, name string) string {
 	return v
 }
 
-// get fetches a page without a session.
-func get(t *testing.T, u string) string {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", u, resp.Status)
-	}
-	return readAll(t, resp)
-}
-
 // TestOrderFormBadInput submits the new-order form with what merchants get wrong. Each mistake
 // gets a message next to its field, and everything typed comes back as typed.
 func TestOrderFormBadInput(t *testing.T) {
-	a := apptest.Start(t, apptest.Options{})
+	a := start(t, apptest.Options{})
 	m := a.SignIn(t)
 	payer := a.PayerBanqs(t)[0].GUID
 	const htmlText = `<script>alert("x")</script><b>bold</b> & "quoted"`
@@ -319,8 +286,8 @@ func TestOrderFormBadInput(t *testing.T) {
 		o := m.MustCreateOrder(t, "4.20", htmlText, payer)
 		pages := map[string]string{
 			"order page":   m.Get(t, "/orders/"+strconv.FormatInt(o.ID, 10)).Body,
-			"payment page": get(t, a.URL+"/pay/"+o.Token),
-			"payer's app":  get(t, a.SandboxURL+"/sandbox/pay/"+o.PaymentID),
+			"payment page": get(t, a.URL+"/pay/"+o.Token).Body,
+			"payer's app":  get(t, a.SandboxURL+"/sandbox/pay/"+o.PaymentID).Body,
 			"order search": m.Get(t, "/orders?q="+url.QueryEscape(htmlText)).Body,
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -307,7 +307,7 @@ func payerAct(t *testing.T, a *apptest.App, payer, pay *tab, paymentID, button s
 
 func TestBrowserCheckout(t *testing.T) {
 	b := startBrowser(t)
-	a := apptest.Start(t, apptest.Options{})
+	a := start(t, apptest.Options{})
 	payers := a.PayerBanqs(t)
 	merchant := b.newTab("merchant", 1280, 900, false)
 	pay := b.newTab("customer", 390, 844, true)
@@ -384,13 +384,13 @@ func blockStreams(t *testing.T, tb *tab, block bool) {
 // meanwhile; once it may, it reconnects by itself and shows the truth, without a reload.
 func TestBrowserPayPageSurvivesRestart(t *testing.T) {
 	b := startBrowser(t)
-	a := apptest.Start(t, apptest.Options{})
+	a := start(t, apptest.Options{})
 	o := a.SignIn(t).MustCreateOrder(t, "3.20", "Espresso", a.PayerBanqs(t)[2].GUID)
 	pay := b.newTab("customer", 390, 844, true)
 	openPayPage(t, pay, a.URL+"/pay/"+o.Token, checkout.StateWaiting)
 
 	blockStreams(t, pay, true)
-	a = a.Restart(t, apptest.Options{})
+	a = restartWith(t, a, apptest.Options{})
 	a.Act(t, o.PaymentID, "approve", "")
 	a.WaitOrder(t, o.ID, 5*time.Second, func(o checkout.Order) bool { return o.State == checkout.StatePaid })
 	if got := pay.eval(t, stateOf("pay-state")); got != string(checkout.StateWaiting) {

@@ -148,9 +148,9 @@ func webhookCounts(t *testing.T, a *apptest.App) map[string]int {
 	return counts
 }
 
-// waitInboxDone waits until no webhook in the inbox is pending and returns the inbox by status;
+// waitInboxDrained waits until no webhook in the inbox is pending and returns the inbox by status;
 // it fails after within.
-func waitInboxDone(t *testing.T, a *apptest.App, within time.Duration) map[string]int {
+func waitInboxDrained(t *testing.T, a *apptest.App, within time.Duration) map[string]int {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -169,14 +169,14 @@ func waitInboxDone(t *testing.T, a *apptest.App, within time.Duration) map[strin
 // order to its final state.
 func TestFaultDroppedWebhooks(t *testing.T) {
 	const n, bound = 20, 8 * time.Second
-	a := apptest.Start(t, apptest.Options{
+	a := start(t, apptest.Options{
 		ReconcileAfter: 300 * time.Millisecond, ReconcileInterval: 50 * time.Millisecond,
 		Faults: &sandbox.Faults{DropWebhooks: 0.3, Seed: 7},
 	})
 	orders := placeOrders(t, a, a.SignIn(t), n)
 	actOnAll(t, a, orders)
 	took := waitFinal(t, a, orders, bound)
-	if counts := waitInboxDone(t, a, 5*time.Second); counts[checkout.WebhookFailed] > 0 {
+	if counts := waitInboxDrained(t, a, 5*time.Second); counts[checkout.WebhookFailed] > 0 {
 		t.Errorf("inbox: %v, want no webhook failed", counts)
 	}
 
@@ -207,7 +207,7 @@ func TestFaultDroppedWebhooks(t *testing.T) {
 // go backwards.
 func TestFaultDuplicatedDelayedWebhooks(t *testing.T) {
 	const n = 12
-	a := apptest.Start(t, apptest.Options{
+	a := start(t, apptest.Options{
 		// The reconciler stays out of the way: webhooks alone must get it right.
 		ReconcileAfter: time.Minute,
 		Faults:         &sandbox.Faults{DuplicateWebhooks: 0.5, DelayWebhooks: 400 * time.Millisecond, Seed: 11},
@@ -243,7 +243,7 @@ func TestFaultDuplicatedDelayedWebhooks(t *testing.T) {
 	actOnAll(t, a, orders)
 	took := waitFinal(t, a, orders, 10*time.Second)
 	wg.Wait()
-	if counts := waitInboxDone(t, a, 5*time.Second); counts[checkout.WebhookFailed] > 0 {
+	if counts := waitInboxDrained(t, a, 5*time.Second); counts[checkout.WebhookFailed] > 0 {
 		t.Errorf("inbox: %v, want no webhook failed", counts)
 	}
 
@@ -293,6 +293,25 @@ func TestFaultDuplicatedDelayedWebhooks(t *testing.T) {
 		n, took.Round(time.Millisecond), duplicates, reordered)
 }
 
+// restartWith stops the app and starts it again on the same data and address, as a restarted
+// process would: pages and the sandbox's queued webhooks find it at the same URL. opt tunes the
+// new run.
+func restartWith(t *testing.T, a *apptest.App, opt apptest.Options) *apptest.App {
+	t.Helper()
+	if err := a.Stop(); err != nil {
+		t.Fatalf("stop the app before restarting it: %v", err)
+	}
+	addr, config := a.Addr(), opt.Config
+	opt.Dir = a.Dir
+	opt.Config = func(c *app.Config) {
+		if config != nil {
+			config(c)
+		}
+		c.Addr = addr
+	}
+	return start(t, opt)
+}
+
 // madeAt is when Banq made a webhook, from its stored body.
 func madeAt(t *testing.T, w checkout.InboxWebhook) time.Time {
 	t.Helper()
@@ -309,7 +328,7 @@ func madeAt(t *testing.T, w checkout.InboxWebhook) time.Time {
 // exactly one payment per order.
 func TestFaultBanqErrorsOnCreate(t *testing.T) {
 	const createTimeout = 500 * time.Millisecond
-	a := apptest.Start(t, apptest.Options{
+	a := start(t, apptest.Options{
 		RecoverAfter: 500 * time.Millisecond,
 		Config:       func(c *app.Config) { c.CreateTimeout = createTimeout },
 	})
@@ -422,30 +441,12 @@ func retryOrderField(body string) int64 {
 	return id
 }
 
-// syncBuffer is a log destination safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestFaultTokensExpire: with access tokens living one second, orders keep being created and
 // paid for several lifetimes, and no call fails because a token ran out.
 func TestFaultTokensExpire(t *testing.T) {
 	const ttl = time.Second
 	logs := &syncBuffer{}
-	a := apptest.Start(t, apptest.Options{
+	a := start(t, apptest.Options{
 		Log:    logs,
 		Config: func(c *app.Config) { c.SandboxFaults = sandbox.Faults{TokenTTL: ttl} },
 	})
@@ -476,7 +477,7 @@ func TestFaultTokensExpire(t *testing.T) {
 			}
 		}
 	}
-	if counts := waitInboxDone(t, a, 5*time.Second); counts[checkout.WebhookFailed]+counts[checkout.WebhookIgnored] > 0 {
+	if counts := waitInboxDrained(t, a, 5*time.Second); counts[checkout.WebhookFailed]+counts[checkout.WebhookIgnored] > 0 {
 		t.Errorf("inbox: %v, want every webhook applied", counts)
 	}
 	// Every failed call to Banq is logged as a warning or an error.
@@ -525,7 +526,7 @@ func TestFaultStopMidProcessing(t *testing.T) {
 	const n = 8
 	// The reconciler stays out of the way: the webhooks alone must finish the orders.
 	opt := apptest.Options{ReconcileAfter: time.Minute}
-	a := apptest.Start(t, opt)
+	a := start(t, opt)
 	orders := placeOrders(t, a, a.SignIn(t), n)
 	a.Sandbox.SetFaults(sandbox.Faults{APILatency: 250 * time.Millisecond})
 	actOnAll(t, a, orders)
@@ -540,11 +541,11 @@ func TestFaultStopMidProcessing(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	start := time.Now()
-	a = a.Restart(t, opt)
+	a = restartWith(t, a, opt)
 	t.Logf("stopped with inbox %v; restarted in %v", counts, time.Since(start).Round(time.Millisecond))
 
 	took := waitFinal(t, a, orders, 10*time.Second)
-	counts = waitInboxDone(t, a, 5*time.Second)
+	counts = waitInboxDrained(t, a, 5*time.Second)
 	if counts[checkout.WebhookFailed] > 0 || counts[checkout.WebhookIgnored] > 0 {
 		t.Fatalf("inbox after the restart: %v, want every webhook applied", counts)
 	}
