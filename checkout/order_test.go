@@ -99,6 +99,7 @@ func TestParseNewOrder(t *testing.T) {
 		{"empty description", "1", "   ", "guid", "description", 0},
 		{"long description", "1", string(long), "guid", "description", 0},
 		{"no customer", "1", "Coffee", "", "customer", 0},
+		{"invalid UTF-8", "1", "Caf\xe9", "guid", "description", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

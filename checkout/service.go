@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -196,6 +197,8 @@ func ParseNewOrder(amount, description, customerBanq, customerName string) (NewO
 	n.Amount = m
 	n.Description = strings.TrimSpace(description)
 	switch l := len([]rune(n.Description)); {
+	case !utf8.ValidString(n.Description):
+		fields["description"] = "The description holds characters that are not text; type it again."
 	case l == 0:
 		fields["description"] = "Say what the payment is for; the customer sees it."
 	case l > MaxDescription:

@@ -1,11 +1,13 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -46,7 +48,10 @@ func (h *Handlers) newOrderView(c echo.Context, v views.NewOrderView) views.NewO
 	if page < 1 {
 		page = 1
 	}
-	res, err := h.banqs.Banqs(c.Request().Context(), banq.BanqQuery{Search: v.Search, Page: page, PageSize: 10})
+	// The list only helps the merchant choose: it must not hold up the form when Banq is slow.
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	res, err := h.banqs.Banqs(ctx, banq.BanqQuery{Search: v.Search, Page: page, PageSize: 10})
 	if err != nil {
 		h.log.WarnContext(c.Request().Context(), "browse banqs", "err", err)
 		v.BanqError = "Banq's directory did not answer; try the search again in a moment."
