@@ -28,6 +28,7 @@ import (
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/banq/sandbox"
 	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/graceful"
 	"github.com/banq-checkout/checkout/handlers"
 	"github.com/banq-checkout/checkout/live"
 	"github.com/banq-checkout/checkout/metrics"
@@ -368,7 +369,7 @@ func (a *App) Run(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	closeUnusedOnShutdown(srv)
+	graceful.CloseUnusedOnShutdown(srv)
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	abortCtx, abortWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer abortWork()
@@ -431,26 +432,6 @@ func (a *App) Run(ctx context.Context) error {
 	err = errors.Join(err, a.close())
 	a.log.Info("stopped", "clean", err == nil)
 	return err
-}
-
-// closeUnusedOnShutdown makes srv.Shutdown close at once the connections that never sent a
-// request, as browsers open ahead of need: net/http counts those idle only after five seconds,
-// and until then they hold a graceful shutdown (and a restart) for nothing.
-func closeUnusedOnShutdown(srv *http.Server) {
-	var unused sync.Map // net.Conn → struct{}
-	srv.ConnState = func(c net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			unused.Store(c, struct{}{})
-		} else {
-			unused.Delete(c)
-		}
-	}
-	srv.RegisterOnShutdown(func() {
-		unused.Range(func(c, _ any) bool {
-			c.(net.Conn).Close()
-			return true
-		})
-	})
 }
 
 func (a *App) close() error {

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/graceful"
 )
 
 // Default credentials the token endpoint accepts when Config leaves them empty.
@@ -313,7 +314,7 @@ func Start(ctx context.Context, addr string, cfg Config) (*Running, error) {
 		served: make(chan error, 1),
 		stop:   make(chan struct{}),
 	}
-	closeUnusedOnShutdown(r.srv)
+	graceful.CloseUnusedOnShutdown(r.srv)
 	go func() { r.served <- r.srv.Serve(ln) }()
 	s.Start(ctx)
 	go func() {
@@ -324,26 +325,6 @@ func Start(ctx context.Context, addr string, cfg Config) (*Running, error) {
 		}
 	}()
 	return r, nil
-}
-
-// closeUnusedOnShutdown makes srv.Shutdown close at once the connections that never sent a
-// request, as browsers open ahead of need: net/http counts those idle only after five seconds,
-// and until then they hold a graceful shutdown (and a restart) for nothing.
-func closeUnusedOnShutdown(srv *http.Server) {
-	var unused sync.Map // net.Conn → struct{}
-	srv.ConnState = func(c net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			unused.Store(c, struct{}{})
-		} else {
-			unused.Delete(c)
-		}
-	}
-	srv.RegisterOnShutdown(func() {
-		unused.Range(func(c, _ any) bool {
-			c.(net.Conn).Close()
-			return true
-		})
-	})
 }
 
 // Close shuts the server down (waiting up to 2s for requests in flight, then cutting them off),
