@@ -1,0 +1,109 @@
+// Command bench measures the checkout's hot paths on this machine, over loopback, against the
+// real app and its sandbox running as a child process: webhook ingestion, live fan-out to open
+// payment pages, memory per open stream, and order creation, each beside a baseline measured in
+// the same run (GET /healthz on the same server; a bare echo v4 SSE broadcaster written here).
+// It prints a table and writes bench/results.json.
+//
+//	go run ./cmd/bench            (or make bench)
+//	go run ./cmd/bench -h         flags: scenario sizes, pinning, CPU profiles of the app
+//
+// The hidden subcommands child-app and child-bare are the servers under test; the bench starts
+// them itself.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+func main() {
+	var err error
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "child-app":
+			err = serveApp(os.Args[2:])
+			exit(err)
+			return
+		case "child-bare":
+			err = serveBare(os.Args[2:])
+			exit(err)
+			return
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, os.Args[1:])
+	stop()
+	stopAllChildren()
+	exit(err)
+}
+
+func exit(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the bench's knobs; the defaults are the scenarios of the issue.
+type options struct {
+	out          string
+	timeout      time.Duration
+	pin          bool
+	serverCPUs   string
+	loadCPUs     string
+	profileDir   string
+	keep         bool
+	healthzDur   time.Duration
+	ordersDur    time.Duration
+	ordersConc   int
+	ingestN      int
+	ingestConc   int
+	ingestDur    time.Duration
+	streams      int
+	streamOrders int
+	fanoutRate   float64
+	settle       time.Duration
+	memGC        bool
+}
+
+func parseOptions(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&o.out, "out", "bench/results.json", "where to write the results")
+	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "bound on the whole run")
+	fs.BoolVar(&o.pin, "pin", runtime.NumCPU() >= 2, "pin the server and the load generator to different CPUs")
+	fs.StringVar(&o.serverCPUs, "server-cpus", "0", "CPUs of the server under test when pinned")
+	fs.StringVar(&o.loadCPUs, "load-cpus", "1", "CPUs of the load generator when pinned")
+	fs.StringVar(&o.profileDir, "profile", "", "write a CPU profile of the app per scenario into this directory")
+	fs.BoolVar(&o.keep, "keep", false, "keep the data directory (databases, server logs)")
+	fs.DurationVar(&o.healthzDur, "healthz-duration", 3*time.Second, "length of the GET /healthz baseline")
+	fs.DurationVar(&o.ordersDur, "orders-duration", 5*time.Second, "length of the order-creation run")
+	fs.IntVar(&o.ordersConc, "orders-conc", 8, "signed-in merchants posting orders at once")
+	fs.IntVar(&o.ingestN, "ingest-n", 10_000, "webhooks sent in the ingest run, one per distinct payment")
+	fs.IntVar(&o.ingestConc, "ingest-conc", 16, "webhooks in flight at once (and /healthz requests in its baseline)")
+	fs.DurationVar(&o.ingestDur, "ingest-duration", 20*time.Second, "bound on the ingest run")
+	fs.IntVar(&o.streams, "streams", 5000, "open SSE streams in the fan-out and memory runs")
+	fs.IntVar(&o.streamOrders, "stream-orders", 1000, "orders (topics) the streams watch")
+	fs.Float64Var(&o.fanoutRate, "fanout-rate", 200, "state changes per second pushed during the fan-out run")
+	fs.DurationVar(&o.settle, "settle", 3*time.Second, "idle time before reading RSS")
+	fs.BoolVar(&o.memGC, "mem-gc", false, "after reading RSS, collect garbage in the servers and report their Go memory (diagnosis)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.streamOrders < 1 || o.streams < o.streamOrders || o.streams%o.streamOrders != 0 {
+		return o, fmt.Errorf("-streams (%d) must be a multiple of -stream-orders (%d)", o.streams, o.streamOrders)
+	}
+	if o.fanoutRate <= 0 || o.ingestConc < 1 || o.ordersConc < 1 || o.ingestN < 1 {
+		return o, fmt.Errorf("rates, counts and concurrencies must be positive")
+	}
+	return o, nil
+}
