@@ -74,7 +74,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
-	common := "_busy_timeout=5000&_foreign_keys=on&_synchronous=NORMAL"
+	// Each connection keeps its prepared statements: preparing them anew took about a third
+	// of SQLite's time in the benchmark (cmd/bench).
+	common := "_busy_timeout=5000&_foreign_keys=on&_synchronous=NORMAL&_stmt_cache_size=64"
 	w, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?_journal_mode=WAL&_txlock=immediate&"+common)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)

@@ -25,7 +25,7 @@ var migrations embed.FS
 // instead of failing with "database is locked", and an in-memory database lives as long as that
 // connection. Each in-memory sandbox gets a database of its own, so parallel tests share nothing.
 func openDB(path string) (*sql.DB, error) {
-	opts := "_busy_timeout=5000&_foreign_keys=on&_txlock=immediate"
+	opts := "_busy_timeout=5000&_foreign_keys=on&_txlock=immediate&_stmt_cache_size=64"
 	var dsn string
 	if path == "" {
 		dsn = "file:sandbox-" + uuid.NewString() + "?mode=memory&cache=shared&" + opts
