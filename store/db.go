@@ -50,6 +50,7 @@ type DB struct {
 	closed  atomic.Bool
 	claimMu sync.Mutex      // SQLite: the webhooks this process is processing
 	claimed map[string]bool //
+	inbox   inboxQueue      // SQLite: inserts waiting for the next group commit
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }

@@ -1,0 +1,82 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/checkout"
+)
+
+// Webhooks inserted at once are committed in shared transactions: each one is stored exactly
+// once, every caller learns whether it was the first, and duplicates are counted.
+func TestInsertWebhookConcurrentGroupCommit(t *testing.T) {
+	db := mustOpen(t)
+	ctx := context.Background()
+	const ids, copies = 300, 3
+	var firsts [ids]atomic.Int32
+	var wg sync.WaitGroup
+	errs := make(chan error, ids*copies)
+	for c := range copies {
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := g; i < ids; i += 8 {
+					w := checkout.InboxWebhook{ID: fmt.Sprintf("wh-%d", i), ResourceType: banq.ResourcePayment,
+						Action: banq.ActionAccepted, ResourceID: fmt.Sprintf("pay-%d-%d", i, c), Body: []byte(`{}`)}
+					inserted, err := db.InsertWebhook(ctx, w)
+					if err != nil {
+						errs <- err
+						continue
+					}
+					if inserted {
+						firsts[i].Add(1)
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i := range firsts {
+		if got := firsts[i].Load(); got != 1 {
+			t.Fatalf("webhook %d: inserted reported %d times, want 1", i, got)
+		}
+	}
+	pending, err := db.PendingWebhooks(ctx, time.Now().Add(time.Second), ids+10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != ids {
+		t.Fatalf("got %d webhooks in the inbox, want %d", len(pending), ids)
+	}
+	for _, w := range pending {
+		if w.Duplicates != copies-1 {
+			t.Fatalf("webhook %s: got %d duplicates, want %d", w.ID, w.Duplicates, copies-1)
+		}
+	}
+}
+
+// A cancelled caller does not lose the webhooks committed with its batch, nor its own.
+func TestInsertWebhookCancelledContext(t *testing.T) {
+	db := mustOpen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w := checkout.InboxWebhook{ID: "wh-cancelled", ResourceType: banq.ResourcePayment, Action: banq.ActionAccepted,
+		ResourceID: "pay-1", Body: []byte(`{}`)}
+	inserted, err := db.InsertWebhook(ctx, w)
+	if err != nil || !inserted {
+		t.Fatalf("got %v, %v; want true, nil", inserted, err)
+	}
+	if got, err := db.Webhook(context.Background(), w.ID); err != nil || got.Status != checkout.WebhookPending {
+		t.Fatalf("got %+v, %v; want it pending", got, err)
+	}
+}
