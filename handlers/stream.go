@@ -3,8 +3,10 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -15,93 +17,202 @@ import (
 	"github.com/banq-checkout/checkout/views"
 )
 
+// streamWriteTimeout bounds one write to a stream: a client that stops reading is let go.
+const streamWriteTimeout = 30 * time.Second
+
 // sseStream writes server-sent events to one client.
+//
+// An open page costs what its stream holds while it waits, times every page open at once. So when
+// the connection can be taken over (HTTP/1.x), the stream hijacks it once its first events are
+// queued: the request's goroutine, with its stack grown by the database and template calls, and
+// net/http's read and write buffers are let go, and the stream lives on as one small goroutine
+// waiting for updates plus one parked in a read that notices the client leaving. The response is
+// then delimited by the connection's close (Connection: close), as an event stream ends anyway.
+// Where it cannot be hijacked (HTTP/2, a test recorder) it is written through the response.
 type sseStream struct {
-	c   echo.Context
-	buf bytes.Buffer
+	// ctx ends when the client leaves or the stream ends; renders and reads use it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	sub    *live.Subscription
+	resp   *echo.Response
+	conn   net.Conn      // the hijacked connection, or nil
+	buf    *bytes.Buffer // what waits for the next flush; pooled between flushes
+	once   sync.Once
 }
 
-// startStream answers 200 with the event-stream headers and flushes at once. It lifts the
-// server's write timeout for this response only, since a stream lives as long as its page.
-func startStream(c echo.Context) (*sseStream, error) {
-	w := c.Response()
-	if err := http.NewResponseController(w).SetWriteDeadline(time.Time{}); err != nil {
-		return nil, err
-	}
-	hd := w.Header()
+var streamBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// newStream prepares the event-stream answer and queues the reconnection delay. The stream owns
+// sub from now on; nothing is sent before follow.
+func newStream(c echo.Context, sub *live.Subscription) *sseStream {
+	hd := c.Response().Header()
 	hd.Set(echo.HeaderContentType, "text/event-stream")
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	s := &sseStream{c: c}
+	s := &sseStream{ctx: c.Request().Context(), cancel: func() {}, sub: sub, resp: c.Response()}
 	// A reconnecting browser waits this long; short, so a restart is barely noticed.
-	s.buf.WriteString("retry: 2000\n\n")
-	return s, s.flush()
+	s.write("retry: 2000\n\n")
+	return s
 }
 
-func (s *sseStream) flush() error {
-	w := s.c.Response()
-	_, err := w.Write(s.buf.Bytes())
-	s.buf.Reset()
+// begin answers 200 with the headers, taking the connection over when it can.
+func (s *sseStream) begin() error {
+	conn, _, err := http.NewResponseController(s.resp).Hijack()
 	if err != nil {
-		return err
+		// Written through the response: lift the server's write timeout for this response
+		// only, since a stream lives as long as its page.
+		if err := http.NewResponseController(s.resp).SetWriteDeadline(time.Time{}); err != nil {
+			return err
+		}
+		s.resp.WriteHeader(http.StatusOK)
+		return nil
 	}
-	w.Flush()
+	// The server's deadlines for this request stay on the connection: clear them.
+	conn.SetDeadline(time.Time{})
+	s.conn = conn
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(s.ctx))
+	head := streamBuffers.Get().(*bytes.Buffer)
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	hd := s.resp.Header()
+	hd.Set("Connection", "close")
+	hd.Write(head)
+	head.WriteString("\r\n")
+	if s.buf != nil {
+		head.Write(s.buf.Bytes()) // the first events go out with the head
+		s.release()
+	}
+	s.buf, s.resp = head, nil
+	go s.watchClose()
 	return nil
+}
+
+// watchClose waits in a read until the client closes the connection (an event stream's client
+// sends nothing after its request), then ends the stream's context.
+func (s *sseStream) watchClose() {
+	var b [1]byte
+	for {
+		if _, err := s.conn.Read(b[:]); err != nil {
+			s.cancel()
+			return
+		}
+	}
+}
+
+func (s *sseStream) write(str string) {
+	if s.buf == nil {
+		s.buf = streamBuffers.Get().(*bytes.Buffer)
+	}
+	s.buf.WriteString(str)
+}
+
+// flush sends what is queued; the buffer goes back to the pool until the next event.
+func (s *sseStream) flush() error {
+	if s.buf == nil {
+		return nil
+	}
+	var err error
+	if s.conn != nil {
+		s.conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		_, err = s.conn.Write(s.buf.Bytes())
+	} else if _, err = s.resp.Write(s.buf.Bytes()); err == nil {
+		s.resp.Flush()
+	}
+	s.release()
+	return err
+}
+
+func (s *sseStream) release() {
+	s.buf.Reset()
+	if s.buf.Cap() <= 64<<10 {
+		streamBuffers.Put(s.buf)
+	}
+	s.buf = nil
+}
+
+// end closes the subscription and, if hijacked, the connection. It is safe to call twice.
+func (s *sseStream) end() {
+	s.once.Do(func() {
+		s.sub.Close()
+		s.cancel()
+		if s.conn != nil {
+			s.conn.Close()
+		}
+		if s.buf != nil {
+			s.release()
+		}
+	})
 }
 
 // event renders comp and queues it as one event; multi-line HTML becomes several data lines.
-func (s *sseStream) event(ctx context.Context, name string, id int64, comp templ.Component) error {
+func (s *sseStream) event(name string, id int64, comp templ.Component) error {
 	html := templ.GetBuffer()
 	defer templ.ReleaseBuffer(html)
-	if err := comp.Render(ctx, html); err != nil {
+	if err := comp.Render(s.ctx, html); err != nil {
 		return err
 	}
-	s.buf.WriteString("event: " + name + "\n")
+	s.write("event: " + name + "\n")
 	if id > 0 {
-		s.buf.WriteString("id: " + strconv.FormatInt(id, 10) + "\n")
+		s.write("id: " + strconv.FormatInt(id, 10) + "\n")
 	}
 	for _, line := range bytes.Split(html.Bytes(), []byte("\n")) {
-		s.buf.WriteString("data: ")
+		s.write("data: ")
 		s.buf.Write(line)
 		s.buf.WriteByte('\n')
 	}
-	s.buf.WriteByte('\n')
+	s.write("\n")
 	return nil
 }
 
-// follow runs a stream: send first, then on every update send, a comment as heartbeat, until
-// the client leaves or the hub closes (at shutdown, when the client is told to come back soon).
-// When the subscription lagged, resync re-reads the truth and sends it.
-func (h *Handlers) follow(c echo.Context, sub *live.Subscription, s *sseStream,
-	send func(checkout.Update) error, resync func() error) error {
-	ctx := c.Request().Context()
+// follow answers and sends what the stream queued, then runs it: on every update send, a comment
+// as heartbeat, until the client leaves or the hub closes (at shutdown, when the client is told
+// to come back soon). When the subscription lagged, resync re-reads the truth and sends it. A
+// hijacked stream runs on a goroutine of its own and follow returns at once; otherwise follow
+// returns when the stream ends.
+func (h *Handlers) follow(s *sseStream, send func(checkout.Update) error, resync func() error) error {
+	if err := s.begin(); err != nil {
+		s.end()
+		return err
+	}
+	if err := s.flush(); err != nil {
+		s.end()
+		return nil
+	}
+	if s.conn != nil {
+		go h.run(s, send, resync)
+		return nil
+	}
+	h.run(s, send, resync)
+	return nil
+}
+
+func (h *Handlers) run(s *sseStream, send func(checkout.Update) error, resync func() error) {
+	defer s.end()
 	beat := time.NewTicker(h.cfg.Heartbeat)
 	defer beat.Stop()
 	for {
 		select {
-		case <-ctx.Done():
-			return nil
-		case u, ok := <-sub.C():
+		case <-s.ctx.Done():
+			return
+		case u, ok := <-s.sub.C():
 			if !ok {
-				s.buf.WriteString("retry: 1000\n\n")
+				s.write("retry: 1000\n\n")
 				s.flush()
-				return nil
+				return
 			}
 			var err error
-			if sub.Lagged() {
+			if s.sub.Lagged() {
 				err = resync()
 			} else {
-				err = send(u)
+				err = send(*u)
 			}
 			if err != nil {
-				return nil
+				return
 			}
 		case <-beat.C:
-			s.buf.WriteString(": ping\n\n")
+			s.write(": ping\n\n")
 		}
 		if s.flush() != nil {
-			return nil
+			return
 		}
 	}
 }
@@ -112,27 +223,24 @@ func (h *Handlers) payEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
 	// Subscribe before reading the state: a change between the two is then seen twice,
 	// never missed.
 	sub := h.hub.Subscribe(o.ID, 8)
-	defer sub.Close()
-	if o, err = h.store.Order(ctx, o.ID); err != nil {
+	if o, err = h.store.Order(c.Request().Context(), o.ID); err != nil {
+		sub.Close()
 		return err
 	}
-	s, err := startStream(c)
-	if err != nil {
-		return err
-	}
-	sent := o.LastSeq
+	s := newStream(c, sub)
+	id, sent := o.ID, o.LastSeq
 	state := func(o checkout.Order) error {
 		sent = o.LastSeq
-		return s.event(ctx, "state", o.LastSeq, views.PayStatus(h.payView(o)))
+		return s.event("state", o.LastSeq, views.PayStatus(h.payView(o)))
 	}
-	if err := state(o); err != nil || s.flush() != nil {
-		return nil
+	if err := state(o); err != nil {
+		s.end()
+		return err
 	}
-	return h.follow(c, sub, s,
+	return h.follow(s,
 		func(u checkout.Update) error {
 			if u.Order.LastSeq <= sent {
 				return nil
@@ -140,7 +248,7 @@ func (h *Handlers) payEvents(c echo.Context) error {
 			return state(u.Order)
 		},
 		func() error {
-			o, err := h.store.Order(ctx, o.ID)
+			o, err := h.store.Order(s.ctx, id)
 			if err != nil {
 				return err
 			}
@@ -159,32 +267,29 @@ func (h *Handlers) orderEvents(c echo.Context) error {
 	if last, err := strconv.ParseInt(c.Request().Header.Get("Last-Event-ID"), 10, 64); err == nil {
 		after = last
 	}
-	ctx := c.Request().Context()
 	sub := h.hub.Subscribe(id, 16)
-	defer sub.Close()
-	o, err := h.store.Order(ctx, id)
+	o, err := h.store.Order(c.Request().Context(), id)
 	if err != nil {
+		sub.Close()
 		return err
 	}
-	s, err := startStream(c)
-	if err != nil {
-		return err
-	}
+	s := newStream(c, sub)
 	sent := after
 	catchUp := func(o checkout.Order) error {
-		events, err := h.store.Events(ctx, o.ID, sent)
+		events, err := h.store.Events(s.ctx, o.ID, sent)
 		if err != nil {
 			return err
 		}
-		return h.sendOrder(ctx, s, o, events, &sent)
+		return h.sendOrder(s, o, events, &sent)
 	}
-	if err := catchUp(o); err != nil || s.flush() != nil {
-		return nil
+	if err := catchUp(o); err != nil {
+		s.end()
+		return err
 	}
-	return h.follow(c, sub, s,
-		func(u checkout.Update) error { return h.sendOrder(ctx, s, u.Order, u.Events, &sent) },
+	return h.follow(s,
+		func(u checkout.Update) error { return h.sendOrder(s, u.Order, u.Events, &sent) },
 		func() error {
-			o, err := h.store.Order(ctx, id)
+			o, err := h.store.Order(s.ctx, id)
 			if err != nil {
 				return err
 			}
@@ -192,33 +297,27 @@ func (h *Handlers) orderEvents(c echo.Context) error {
 		})
 }
 
-func (h *Handlers) sendOrder(ctx context.Context, s *sseStream, o checkout.Order, events []checkout.Event, sent *int64) error {
+func (h *Handlers) sendOrder(s *sseStream, o checkout.Order, events []checkout.Event, sent *int64) error {
 	for _, e := range events {
 		if e.Seq <= *sent {
 			continue
 		}
-		if err := s.event(ctx, "timeline", e.Seq, views.TimelineEntry(e)); err != nil {
+		if err := s.event("timeline", e.Seq, views.TimelineEntry(e)); err != nil {
 			return err
 		}
 		*sent = e.Seq
 	}
-	return s.event(ctx, "state", 0, views.OrderStatus(o))
+	return s.event("state", 0, views.OrderStatus(o))
 }
 
 // listEvents streams every order change as a rendered row for the merchant's list.
 func (h *Handlers) listEvents(c echo.Context) error {
-	sub := h.hub.Subscribe(live.AllOrders, 64)
-	defer sub.Close()
-	s, err := startStream(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	return h.follow(c, sub, s,
-		func(u checkout.Update) error { return s.event(ctx, "order", 0, views.OrderRow(u.Order)) },
+	s := newStream(c, h.hub.Subscribe(live.AllOrders, 64))
+	return h.follow(s,
+		func(u checkout.Update) error { return s.event("order", 0, views.OrderRow(u.Order)) },
 		func() error {
 			// Too far behind to patch rows one by one: have the page reload itself.
-			s.buf.WriteString("event: reload\ndata: lagged\n\n")
+			s.write("event: reload\ndata: lagged\n\n")
 			return nil
 		})
 }

@@ -2,7 +2,9 @@
 //
 // A publisher never waits for a subscriber: each subscription has a small buffered channel, and
 // a subscriber too slow to keep up is marked lagged instead of blocking everyone. Updates carry
-// the whole order, so a lagged subscriber recovers by reading the current state once.
+// the whole order, so a lagged subscriber recovers by reading the current state once. One update
+// is shared by every subscriber (channels carry pointers: an idle subscription costs a few bytes
+// per buffered slot, not a copy of the order), so subscribers must not modify it.
 package live
 
 import (
@@ -34,7 +36,7 @@ func NewHub() *Hub {
 type Subscription struct {
 	hub    *Hub
 	topic  int64
-	c      chan checkout.Update
+	c      chan *checkout.Update
 	lagged atomic.Bool
 	once   sync.Once
 }
@@ -45,7 +47,7 @@ func (h *Hub) Subscribe(topic int64, buffer int) *Subscription {
 	if buffer < 1 {
 		buffer = 1
 	}
-	s := &Subscription{hub: h, topic: topic, c: make(chan checkout.Update, buffer)}
+	s := &Subscription{hub: h, topic: topic, c: make(chan *checkout.Update, buffer)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -62,8 +64,9 @@ func (h *Hub) Subscribe(topic int64, buffer int) *Subscription {
 	return s
 }
 
-// C delivers updates. It is closed when the hub closes.
-func (s *Subscription) C() <-chan checkout.Update { return s.c }
+// C delivers updates, shared with the other subscribers: read them, never change them. It is
+// closed when the hub closes.
+func (s *Subscription) C() <-chan *checkout.Update { return s.c }
 
 // Lagged reports, and clears, whether updates were dropped because the buffer was full since the
 // last call. A lagged subscriber should re-read the current state.
@@ -90,12 +93,13 @@ func (s *Subscription) Close() {
 // Publish sends u to the subscribers of its order and of AllOrders without blocking. Call it
 // only after the change has committed.
 func (h *Hub) Publish(u checkout.Update) {
+	p := &u
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for _, topic := range [2]int64{u.Order.ID, AllOrders} {
 		for s := range h.subs[topic] {
 			select {
-			case s.c <- u:
+			case s.c <- p:
 			default:
 				s.lagged.Store(true)
 			}
