@@ -300,7 +300,7 @@ func (s *Sandbox) serveIdempotent(w http.ResponseWriter, r *http.Request, op fun
 	if !fresh {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	notify(s.wakeDelivery)
+	s.wakeDispatcher()
 	if fresh && resp.status < 300 && s.createErrorAfter(r) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "Service unavailable (sandbox fault createErrorAfterRate: the work was done, the answer lost).")

@@ -85,6 +85,9 @@ func (s *Sandbox) enqueueWebhook(ctx context.Context, tx *sql.Tx, space int64, r
 	_, err = tx.ExecContext(ctx, `INSERT INTO outbox (webhook_id, resource_type, resource_id, action, body,
 		url, secret, max_attempts, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.ID, rt, resourceID, action, body, cfg.URL, cfg.SharedSecret, cfg.RetryCount+1, nanos(at), nanos(at))
+	if err == nil {
+		s.outboxAdded.Store(true)
+	}
 	return err
 }
 

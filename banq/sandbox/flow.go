@@ -138,7 +138,7 @@ func (s *Sandbox) act(ctx context.Context, id, action string, reason banq.FailRe
 	}
 	s.log.Info("sandbox payment action", "payment", id, "action", action, "status", out.Status)
 	notify(s.wakeSteps)
-	notify(s.wakeDelivery)
+	s.wakeDispatcher()
 	return out, nil
 }
 
@@ -211,7 +211,7 @@ func (s *Sandbox) runDueSteps(ctx context.Context) time.Time {
 		if !ran {
 			return next
 		}
-		notify(s.wakeDelivery)
+		s.wakeDispatcher()
 	}
 	return time.Time{}
 }

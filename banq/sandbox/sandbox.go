@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/banq-checkout/checkout/banq"
@@ -131,6 +132,9 @@ type Sandbox struct {
 
 	wakeSteps    chan struct{}
 	wakeDelivery chan struct{}
+	// outboxAdded is set when a webhook is queued for delivery, so that the dispatcher is woken
+	// after commit only then, not after every API call.
+	outboxAdded atomic.Bool
 
 	runMu     sync.Mutex
 	started   bool
@@ -236,6 +240,15 @@ func (s *Sandbox) Close() error {
 		s.closeErr = s.db.Close()
 	})
 	return s.closeErr
+}
+
+// wakeDispatcher wakes the delivery dispatcher when a committed change queued a webhook. The
+// database has one connection, so a dispatcher woken by another change's commit claims only
+// after the queuing transaction ended.
+func (s *Sandbox) wakeDispatcher() {
+	if s.outboxAdded.Swap(false) {
+		notify(s.wakeDelivery)
+	}
 }
 
 // notify wakes a worker without blocking: a pending wake-up already covers this one.
