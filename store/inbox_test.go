@@ -41,7 +41,13 @@ func TestInsertWebhookConcurrentGroupCommit(t *testing.T) {
 			}()
 		}
 	}
-	wg.Wait()
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(20 * time.Second):
+		t.Fatal("inserts still waiting after 20s: a caller was never told its batch committed")
+	}
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
