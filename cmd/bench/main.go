@@ -70,6 +70,7 @@ type options struct {
 	fanoutRate   float64
 	settle       time.Duration
 	memGC        bool
+	markdown     bool
 }
 
 func parseOptions(args []string) (options, error) {
@@ -92,6 +93,7 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.streamOrders, "stream-orders", 1000, "orders (topics) the streams watch")
 	fs.Float64Var(&o.fanoutRate, "fanout-rate", 200, "state changes per second pushed during the fan-out run")
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "idle time before reading RSS")
+	fs.BoolVar(&o.markdown, "md", false, "also print the table as Markdown (for the README)")
 	fs.BoolVar(&o.memGC, "mem-gc", false, "after reading RSS, collect garbage in the servers and report their Go memory (diagnosis)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

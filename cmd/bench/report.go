@@ -198,6 +198,28 @@ func printTable(w io.Writer, r *results) {
 	}
 }
 
+// printMarkdown writes the table as Markdown, for the README.
+func printMarkdown(w io.Writer, r *results) {
+	m := r.Machine
+	fmt.Fprintf(w, "\n%s, %d cores, %s, %s; server on CPU %v, load generator on CPU %v; other processes used %.1f%% of the machine during the run.\n\n",
+		m.CPU, m.Cores, m.GoVersion, m.Date[:10], r.Settings["server_cpus"], r.Settings["load_cpus"], m.OtherCPU)
+	fmt.Fprintln(w, "| figure | value | baseline | ratio | target | met |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---|---|")
+	for _, f := range r.Figures {
+		base, ratio, met := "", "", ""
+		if f.Baseline != nil {
+			base = num(*f.Baseline) + " (" + f.BaseName + ")"
+		}
+		if f.Ratio != nil {
+			ratio = fmt.Sprintf("%.2f×", *f.Ratio)
+		}
+		if f.Met != nil {
+			met = map[bool]string{true: "yes", false: "**no**"}[*f.Met]
+		}
+		fmt.Fprintf(w, "| %s | %s %s | %s | %s | %s | %s |\n", f.Name, num(f.Value), f.Unit, base, ratio, f.Target, met)
+	}
+}
+
 func num(v float64) string {
 	switch {
 	case v >= 100:

@@ -106,7 +106,8 @@ func run(ctx context.Context, args []string) error {
 		"ingest_webhooks": o.ingestN, "ingest_conc": o.ingestConc,
 		"streams": o.streams, "stream_orders": o.streamOrders, "fanout_rate": o.fanoutRate,
 		"settle_seconds": o.settle.Seconds(),
-		"app":            "sandbox mode; SANDBOX_STEP_DELAY=1h, CHECKOUT_RECONCILE_AFTER=1h, sandbox webhook delivery off, logs JSON at info to a file",
+		"app": "sandbox mode; SANDBOX_STEP_DELAY=1h, CHECKOUT_RECONCILE_AFTER=1h, sandbox webhook delivery off, " +
+			"per-address webhook rate limit lifted, metrics on, logs JSON at info to a file",
 	}
 	dir, err := os.MkdirTemp("", "checkout-bench-")
 	if err != nil {
@@ -137,6 +138,9 @@ func run(ctx context.Context, args []string) error {
 	res.Machine.Seconds = round3(end.at.Sub(clock.at).Seconds())
 	res.Figures = figures(res)
 	printTable(os.Stdout, res)
+	if o.markdown {
+		printMarkdown(os.Stdout, res)
+	}
 	if werr := writeResults(o.out, res); werr != nil {
 		return errors.Join(err, werr)
 	}
