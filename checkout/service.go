@@ -23,7 +23,7 @@ import (
 type Store interface {
 	CreateOrder(ctx context.Context, o Order, first Event) (Order, error)
 	Order(ctx context.Context, id int64) (Order, error)
-	OrderForPayment(ctx context.Context, paymentID, externalOrderCode string) (Order, error)
+	OrderIDForPayment(ctx context.Context, paymentID, externalOrderCode string) (int64, error)
 	UpdateOrder(ctx context.Context, id int64, fn func(*Order) (Change, error)) (Update, error)
 	DueOrders(ctx context.Context, now time.Time, limit int) ([]Order, error)
 	ListOrders(ctx context.Context, f OrderFilter) ([]Order, bool, error)

@@ -69,11 +69,11 @@ func (s *Service) SyncPayment(ctx context.Context, paymentID string, cause Cause
 	if err != nil {
 		return Update{}, fmt.Errorf("fetch transactions of %s: %w", paymentID, err)
 	}
-	o, err := s.store.OrderForPayment(ctx, p.ID, p.ExternalOrderCode)
+	id, err := s.store.OrderIDForPayment(ctx, p.ID, p.ExternalOrderCode)
 	if err != nil {
 		return Update{}, err
 	}
-	up, err := s.store.UpdateOrder(ctx, o.ID, func(o *Order) (Change, error) {
+	up, err := s.store.UpdateOrder(ctx, id, func(o *Order) (Change, error) {
 		return s.apply(o, p, txns, cause), nil
 	})
 	if err != nil {

@@ -102,6 +102,17 @@ func (db *DB) OrderForPayment(ctx context.Context, paymentID, externalOrderCode 
 	return o, wrap(err)
 }
 
+// OrderIDForPayment is OrderForPayment for callers that need only the id (the apply path reads
+// the order again in its write transaction): reading and converting the order's 22 columns cost
+// more than the lookup itself.
+func (db *DB) OrderIDForPayment(ctx context.Context, paymentID, externalOrderCode string) (int64, error) {
+	var id int64
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT id FROM orders
+		WHERE payment_id = ? OR idempotency_key = ? ORDER BY payment_id IS NULL LIMIT 1`),
+		paymentID, externalOrderCode).Scan(&id)
+	return id, wrap(err)
+}
+
 // ListOrders returns orders newest first, matching f, at most f.Limit (default 50), and
 // whether there are more after them.
 func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkout.Order, bool, error) {

@@ -78,6 +78,12 @@ func testCreateAndReadOrder(t *testing.T, open Opener) {
 	if err != nil || got.ID != o.ID {
 		t.Fatalf("got %+v, %v", got, err)
 	}
+	if id, err := db.OrderIDForPayment(ctx, "pay-1", o.IdempotencyKey); err != nil || id != o.ID {
+		t.Fatalf("order id for the payment: got %d, %v; want %d", id, err, o.ID)
+	}
+	if _, err := db.OrderIDForPayment(ctx, "pay-nope", "key-nope"); checkout.ErrorCode(err) != checkout.ENotFound {
+		t.Fatalf("order id for an unknown payment: got %v, want ENotFound", err)
+	}
 	dup := o
 	dup.Token = "other"
 	if _, err := db.CreateOrder(ctx, dup, checkout.Event{Kind: "created"}); checkout.ErrorCode(err) != checkout.EConflict {
@@ -106,6 +112,9 @@ func testUpdateOrderWritesEventsAndSnapshots(t *testing.T, open Opener) {
 	got, _ := db.OrderForPayment(ctx, "pay-1", "")
 	if got.ID != o.ID || got.State != checkout.StatePaid {
 		t.Fatalf("got %+v", got)
+	}
+	if id, err := db.OrderIDForPayment(ctx, "pay-1", ""); err != nil || id != o.ID {
+		t.Fatalf("order id by payment id: got %d, %v; want %d", id, err, o.ID)
 	}
 	txns, err := db.Transactions(ctx, o.ID)
 	if err != nil || len(txns) != 1 || txns[0].ID != "tx-1" {
