@@ -2,6 +2,7 @@
 GO      ?= go
 BIN     ?= bin/checkout
 FUZZTIME ?= 5s
+BENCHFLAGS ?=
 
 .PHONY: run test build generate check-generated lint fuzz bench clean
 
@@ -33,8 +34,8 @@ test: check-generated lint ## every test, with the race detector, then the fuzze
 	$(GO) test -race -count=1 -timeout=20m ./...
 	$(MAKE) --no-print-directory fuzz
 
-bench: ## the load benchmark against the real app and sandbox on loopback
-	$(GO) run ./cmd/bench
+bench: ## the load benchmark against the real app and sandbox on loopback (under 3 minutes); BENCHFLAGS="-h" lists its flags
+	$(GO) run ./cmd/bench $(BENCHFLAGS)
 
 clean:
 	rm -rf bin data

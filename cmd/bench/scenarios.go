@@ -141,11 +141,16 @@ func run(ctx context.Context, args []string) error {
 	if o.markdown {
 		printMarkdown(os.Stdout, res)
 	}
-	if werr := writeResults(o.out, res); werr != nil {
-		return errors.Join(err, werr)
+	if err != nil {
+		// An interrupted or failed run does not replace the last complete results.
+		fmt.Fprintln(os.Stderr, "bench: the run did not complete;", o.out, "left as it was")
+		return err
+	}
+	if err := writeResults(o.out, res); err != nil {
+		return err
 	}
 	fmt.Fprintln(os.Stderr, "bench: wrote", o.out)
-	return err
+	return nil
 }
 
 type bench struct {
