@@ -216,12 +216,14 @@ func printMarkdown(w io.Writer, r *results) {
 		if f.Met != nil {
 			met = map[bool]string{true: "yes", false: "**no**"}[*f.Met]
 		}
-		fmt.Fprintf(w, "| %s | %s %s | %s | %s | %s | %s |\n", f.Name, num(f.Value), f.Unit, base, ratio, f.Target, met)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", f.Name, strings.TrimSpace(num(f.Value)+" "+f.Unit), base, ratio, f.Target, met)
 	}
 }
 
 func num(v float64) string {
 	switch {
+	case v == math.Trunc(v):
+		return fmt.Sprintf("%.0f", v)
 	case v >= 100:
 		return fmt.Sprintf("%.0f", v)
 	case v >= 10:
