@@ -10,12 +10,10 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -89,16 +87,11 @@ func serveBare(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	pinned, err := pinCPUs(*cpus)
+	ctx, stop, pinned, err := childStart(*cpus)
 	if err != nil {
 		return err
 	}
-	if _, err := raiseNoFile(); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	watchStdin(stop)
 
 	hub := &bareHub{subs: map[string]map[chan []byte]struct{}{}}
 	e := echo.New()

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
@@ -255,10 +256,25 @@ func parseCPUs(s string) ([]int, error) {
 	return out, nil
 }
 
-// watchStdin cancels when stdin reaches EOF: the parent is gone or wants us to stop.
-func watchStdin(cancel context.CancelFunc) {
+// childStart is how both server children begin: pinned to cpus (none: unpinned), the open-file
+// limit lifted, and a context that ends on SIGINT or SIGTERM, or when stdin closes (the bench
+// is gone or wants the child to stop).
+func childStart(cpus string) (context.Context, context.CancelFunc, []int, error) {
+	list, err := parseCPUs(cpus)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pinned, err := pinSelf(list)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := raiseNoFile(); err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		io.Copy(io.Discard, os.Stdin)
-		cancel()
+		stop()
 	}()
+	return ctx, stop, pinned, nil
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	rpprof "runtime/pprof"
@@ -19,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/banq-checkout/checkout/app"
@@ -62,16 +60,11 @@ func serveApp(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	pinned, err := pinCPUs(*cpus)
+	ctx, stop, pinned, err := childStart(*cpus)
 	if err != nil {
 		return err
 	}
-	if _, err := raiseNoFile(); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	watchStdin(stop)
 
 	over := benchEnv(*dir)
 	getenv := func(k string) string {
@@ -118,14 +111,6 @@ func serveApp(args []string) error {
 	err = a.Run(ctx)
 	d.stopProfile()
 	return err
-}
-
-func pinCPUs(list string) ([]int, error) {
-	cpus, err := parseCPUs(list)
-	if err != nil {
-		return nil, err
-	}
-	return pinSelf(cpus)
 }
 
 // quietSandbox turns the sandbox's own webhook delivery off: the bench sends every webhook itself
