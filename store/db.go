@@ -233,6 +233,32 @@ func wrap(err error) error {
 	return wrapPostgres(err)
 }
 
+// queryRows runs q on the read pool and scans every row it answers with scan.
+func queryRows[T any](ctx context.Context, db *DB, q string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		out = append(out, v)
+	}
+	return out, wrap(rows.Err())
+}
+
+// cut trims a page fetched with LIMIT limit+1 to limit, and reports whether more follow it.
+func cut[T any](items []T, limit int) ([]T, bool) {
+	if len(items) > limit {
+		return items[:limit], true
+	}
+	return items, false
+}
+
 const timeFormat = "2006-01-02T15:04:05.000000000Z"
 
 func (db *DB) now() string { return formatTime(db.Now()) }

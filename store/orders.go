@@ -120,27 +120,12 @@ func (db *DB) ListOrders(ctx context.Context, f checkout.OrderFilter) ([]checkou
 		f.Limit = 50
 	}
 	where, args := db.orderWhere(f)
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+orderColumns+` FROM orders`+where+` ORDER BY id DESC LIMIT ?`),
-		append(args, f.Limit+1)...)
+	out, err := queryRows(ctx, db, db.q(`SELECT `+orderColumns+` FROM orders`+where+` ORDER BY id DESC LIMIT ?`),
+		append(args, f.Limit+1), scanOrder)
 	if err != nil {
-		return nil, false, wrap(err)
+		return nil, false, err
 	}
-	defer rows.Close()
-	var out []checkout.Order
-	for rows.Next() {
-		o, err := scanOrder(rows)
-		if err != nil {
-			return nil, false, wrap(err)
-		}
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, wrap(err)
-	}
-	more := len(out) > f.Limit
-	if more {
-		out = out[:f.Limit]
-	}
+	out, more := cut(out, f.Limit)
 	return out, more, nil
 }
 
@@ -289,45 +274,24 @@ func (db *DB) UpdateOrder(ctx context.Context, id int64, fn func(*checkout.Order
 
 // Events returns the timeline of an order after seq, oldest first.
 func (db *DB) Events(ctx context.Context, orderID, afterSeq int64) ([]checkout.Event, error) {
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT seq, order_id, at, kind, state, message, webhook_id
-		FROM order_events WHERE order_id = ? AND seq > ? ORDER BY seq`), orderID, afterSeq)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []checkout.Event
-	for rows.Next() {
-		var e checkout.Event
-		var at string
-		if err := rows.Scan(&e.Seq, &e.OrderID, &at, &e.Kind, &e.State, &e.Message, &e.WebhookID); err != nil {
-			return nil, wrap(err)
-		}
-		e.At = parseTime(at)
-		out = append(out, e)
-	}
-	return out, wrap(rows.Err())
+	return queryRows(ctx, db, db.q(`SELECT seq, order_id, at, kind, state, message, webhook_id
+		FROM order_events WHERE order_id = ? AND seq > ? ORDER BY seq`), []any{orderID, afterSeq},
+		func(s scanner) (checkout.Event, error) {
+			var e checkout.Event
+			var at string
+			err := s.Scan(&e.Seq, &e.OrderID, &at, &e.Kind, &e.State, &e.Message, &e.WebhookID)
+			e.At = parseTime(at)
+			return e, err
+		})
 }
 
 // DueOrders returns orders whose next check is due at now, oldest check first. The domain
 // clears next_check_at of orders it is done with; an order that ended here (expired, canceled)
 // keeps one while Banq may still complete its payment.
 func (db *DB) DueOrders(ctx context.Context, now time.Time, limit int) ([]checkout.Order, error) {
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+orderColumns+` FROM orders
+	return queryRows(ctx, db, db.q(`SELECT `+orderColumns+` FROM orders
 		WHERE next_check_at <> '' AND next_check_at <= ? ORDER BY next_check_at LIMIT ?`),
-		formatTime(now), limit)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []checkout.Order
-	for rows.Next() {
-		o, err := scanOrder(rows)
-		if err != nil {
-			return nil, wrap(err)
-		}
-		out = append(out, o)
-	}
-	return out, wrap(rows.Err())
+		[]any{formatTime(now), limit}, scanOrder)
 }
 
 // Transactions returns the Banq transactions seen for an order, oldest first.

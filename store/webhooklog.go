@@ -29,26 +29,11 @@ func (db *DB) ListWebhooks(ctx context.Context, f checkout.WebhookFilter) ([]che
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	rows, err := db.read.QueryContext(ctx, db.q(q+` ORDER BY rowid DESC LIMIT ?`), append(args, f.Limit+1)...)
+	out, err := queryRows(ctx, db, db.q(q+` ORDER BY rowid DESC LIMIT ?`), append(args, f.Limit+1), scanWebhook)
 	if err != nil {
-		return nil, false, wrap(err)
+		return nil, false, err
 	}
-	defer rows.Close()
-	var out []checkout.InboxWebhook
-	for rows.Next() {
-		w, err := scanWebhook(rows)
-		if err != nil {
-			return nil, false, wrap(err)
-		}
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, wrap(err)
-	}
-	more := len(out) > f.Limit
-	if more {
-		out = out[:f.Limit]
-	}
+	out, more := cut(out, f.Limit)
 	return out, more, nil
 }
 

@@ -145,22 +145,9 @@ func (db *DB) insertWebhook(ctx context.Context, tx *sql.Tx, w checkout.InboxWeb
 
 // PendingWebhooks returns up to limit inbox webhooks due for processing at now, oldest first.
 func (db *DB) PendingWebhooks(ctx context.Context, now time.Time, limit int) ([]checkout.InboxWebhook, error) {
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+webhookColumns+` FROM webhooks
+	return queryRows(ctx, db, db.q(`SELECT `+webhookColumns+` FROM webhooks
 		WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, received_at LIMIT ?`),
-		formatTime(now), limit)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []checkout.InboxWebhook
-	for rows.Next() {
-		w, err := scanWebhook(rows)
-		if err != nil {
-			return nil, wrap(err)
-		}
-		out = append(out, w)
-	}
-	return out, wrap(rows.Err())
+		[]any{formatTime(now), limit}, scanWebhook)
 }
 
 // NextWebhookDue returns when the earliest pending webhook is due, or the zero time if none is.
