@@ -1278,24 +1278,6 @@ func countImages(tb testing.TB, doc, src string) int {
 	return n
 }
 
-// lockedBuffer collects logs written from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestSecretsNeverLoggedOrShown(t *testing.T) {
 	t.Parallel()
 	const (
@@ -1312,7 +1294,7 @@ func TestSecretsNeverLoggedOrShown(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
-	logs := &lockedBuffer{}
+	logs := &syncBuffer{}
 	a := start(t, apptest.Options{Log: logs, Config: func(c *app.Config) {
 		c.BanqAPIURL, c.BanqAuthURL = sb.URL, sb.URL
 		c.BanqClientID, c.BanqUsername, c.BanqPassword = sandbox.DefaultClientID, sandbox.DefaultUsername, banqPassword

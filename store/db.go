@@ -166,39 +166,59 @@ func (db *DB) migrate(ctx context.Context) error {
 	if db.pg != nil {
 		return db.migratePostgres(ctx)
 	}
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(files)
 	var version int
 	if err := db.write.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
 		return fmt.Errorf("store: read schema version: %w", err)
 	}
+	pending, err := pendingMigrations("migrations/*.sql", version)
+	if err != nil {
+		return err
+	}
+	for _, m := range pending {
+		err = db.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, m.body); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, m.version))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// migration is one embedded SQL file, numbered by the start of its name (0002_extras.sql).
+type migration struct {
+	version    int
+	name, body string
+}
+
+// pendingMigrations returns the embedded migrations matching glob that are newer than version,
+// in order.
+func pendingMigrations(glob string, version int) ([]migration, error) {
+	files, err := fs.Glob(migrations, glob)
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	var out []migration
 	for _, f := range files {
 		n, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
 		if err != nil {
-			return fmt.Errorf("store: migration %s: name must start with a number", f)
+			return nil, fmt.Errorf("store: migration %s: name must start with a number", f)
 		}
 		if n <= version {
 			continue
 		}
 		body, err := migrations.ReadFile(f)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		err = db.tx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, n))
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("store: migration %s: %w", f, err)
-		}
+		out = append(out, migration{version: n, name: filepath.Base(f), body: string(body)})
 	}
-	return nil
+	return out, nil
 }
 
 // tx runs fn in one write transaction, committing if fn returns nil.

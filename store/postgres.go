@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -60,11 +57,6 @@ func lockKey(name string) int64 {
 // migratePostgres applies pending migrations from migrations_postgres/ under an advisory lock,
 // so that instances starting together do not race; each file commits with its version row.
 func (db *DB) migratePostgres(ctx context.Context) error {
-	files, err := fs.Glob(migrations, "migrations_postgres/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(files)
 	conn, err := db.write.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("store: connect to PostgreSQL: %w", err)
@@ -82,26 +74,19 @@ func (db *DB) migratePostgres(ctx context.Context) error {
 	if err := conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&version); err != nil {
 		return fmt.Errorf("store: read schema version: %w", err)
 	}
-	for _, f := range files {
-		n, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("store: migration %s: name must start with a number", f)
-		}
-		if n <= version {
-			continue
-		}
-		body, err := migrations.ReadFile(f)
-		if err != nil {
-			return err
-		}
+	pending, err := pendingMigrations("migrations_postgres/*.sql", version)
+	if err != nil {
+		return err
+	}
+	for _, m := range pending {
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
 		// Without arguments pgx sends the file with the simple protocol: several statements at once.
-		_, err = tx.ExecContext(ctx, string(body))
+		_, err = tx.ExecContext(ctx, m.body)
 		if err == nil {
-			_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, name) VALUES($1, $2)`, n, filepath.Base(f))
+			_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, name) VALUES($1, $2)`, m.version, m.name)
 		}
 		if err == nil {
 			err = tx.Commit()
@@ -109,7 +94,7 @@ func (db *DB) migratePostgres(ctx context.Context) error {
 			tx.Rollback()
 		}
 		if err != nil {
-			return fmt.Errorf("store: migration %s: %w", f, err)
+			return fmt.Errorf("store: migration %s: %w", m.name, err)
 		}
 	}
 	return nil
