@@ -326,20 +326,20 @@ func (a *App) registerLater(ctx context.Context, secret string) {
 // announceDemo makes sure the sandbox demo login exists and prints it until its password is
 // changed.
 func (a *App) announceDemo(ctx context.Context, stdout io.Writer) error {
-	password, err := a.DB.SettingOrInit(ctx, "demo_password", func() (string, error) {
-		h, err := randomHex()
-		return h[:16], err
-	})
-	if err != nil {
-		return err
-	}
 	u, err := a.DB.UserByEmail(ctx, DemoEmail)
-	if checkout.ErrorCode(err) == checkout.ENotFound {
-		hash, herr := bcrypt.GenerateFromPassword([]byte(password), a.cfg.PasswordCost)
-		if herr != nil {
-			return herr
+	var password string
+	if missing := checkout.ErrorCode(err) == checkout.ENotFound; missing || (err == nil && u.Demo) {
+		password, err = a.DB.SettingOrInit(ctx, store.DemoPasswordSetting, func() (string, error) {
+			h, err := randomHex()
+			return h[:16], err
+		})
+		if err == nil && missing {
+			hash, herr := bcrypt.GenerateFromPassword([]byte(password), a.cfg.PasswordCost)
+			if herr != nil {
+				return herr
+			}
+			u, err = a.DB.CreateUser(ctx, checkout.User{Email: DemoEmail, PasswordHash: hash, Demo: true})
 		}
-		u, err = a.DB.CreateUser(ctx, checkout.User{Email: DemoEmail, PasswordHash: hash, Demo: true})
 	}
 	if err != nil {
 		return err

@@ -44,19 +44,28 @@ func (db *DB) User(ctx context.Context, id int64) (checkout.User, error) {
 	return u, wrap(err)
 }
 
-// SetPassword replaces a user's password hash, ends the demo status, and signs the user out
-// everywhere else: every session but keep is deleted.
+// DemoPasswordSetting is the setting holding the demo login's generated password, kept only
+// while the demo user still has it.
+const DemoPasswordSetting = "demo_password"
+
+// SetPassword replaces a user's password hash, ends the demo status (forgetting the generated
+// demo password), and signs the user out everywhere else: every session but keep is deleted.
 func (db *DB) SetPassword(ctx context.Context, userID int64, hash []byte, keep string) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE users SET password_hash = ?, demo = ?, password_changed_at = ? WHERE id = ?`),
-			hash, false, db.now(), userID)
-		if err != nil {
+		var demo bool
+		if err := tx.QueryRowContext(ctx, db.q(`SELECT demo FROM users WHERE id = ?`), userID).Scan(&demo); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return sql.ErrNoRows
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE users SET password_hash = ?, demo = ?, password_changed_at = ? WHERE id = ?`),
+			hash, false, db.now(), userID); err != nil {
+			return err
 		}
-		_, err = tx.ExecContext(ctx, db.q(`DELETE FROM sessions WHERE user_id = ? AND id <> ?`), userID, keep)
+		if demo {
+			if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM settings WHERE key = ?`), DemoPasswordSetting); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, db.q(`DELETE FROM sessions WHERE user_id = ? AND id <> ?`), userID, keep)
 		return err
 	})
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/banq/sandbox"
 	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/store"
 )
 
 // Options tune the app under test; zero values give fast defaults for tests.
@@ -202,7 +203,7 @@ func (a *App) PostWebhook(tb testing.TB, w banq.Webhook) int {
 // DemoPassword is the sandbox demo login's password.
 func (a *App) DemoPassword(tb testing.TB) string {
 	tb.Helper()
-	pw, err := a.DB.Setting(context.Background(), "demo_password")
+	pw, err := a.DB.Setting(context.Background(), store.DemoPasswordSetting)
 	if err != nil {
 		tb.Fatal(err)
 	}
