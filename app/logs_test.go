@@ -160,6 +160,23 @@ func TestLogsCarryIDsAndNoSecrets(t *testing.T) {
 			t.Errorf("no %q line with request_id %s; lines with it: %v", want, traceID, routesTraced)
 		}
 	}
+
+	// The worker's Banq calls for a webhook carry its id as their request id.
+	applied := map[string]bool{}
+	for _, l := range lines {
+		if l["msg"] == "webhook applied" {
+			applied["webhook:"+l["webhook_id"]] = true
+		}
+	}
+	fetches := 0
+	for _, l := range lines {
+		if l["msg"] == "banq: call" && l["route"] == "payments.get" && applied[l["request_id"]] {
+			fetches++
+		}
+	}
+	if len(applied) == 0 || fetches == 0 {
+		t.Errorf("%d webhooks applied, %d payment fetches carrying a webhook's id as request_id; want some of each", len(applied), fetches)
+	}
 }
 
 func TestNewLoggerWritesJSONUnlessATerminal(t *testing.T) {

@@ -687,9 +687,13 @@ func TestHeaders(t *testing.T) {
 		name      string
 		companyID string
 		requestID string
+		sent      string // the X-Request-Id Banq gets
 	}{
-		{"company and request id", "company-9", "req-1"},
-		{"neither", "", ""},
+		{"company and request id", "company-9", "req-1", "req-1"},
+		{"neither", "", "", ""},
+		// A webhook's id used as request id is Banq's choice: one that is no header value is
+		// left out rather than failing the call.
+		{"request id unfit for a header", "", "webhook:a b\r\nX-Evil: 1", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -706,7 +710,7 @@ func TestHeaders(t *testing.T) {
 			h := f.header()
 			for name, want := range map[string]string{
 				banq.HeaderCompanyID: tt.companyID,
-				banq.HeaderRequestID: tt.requestID,
+				banq.HeaderRequestID: tt.sent,
 				"Authorization":      "Bearer tok-1",
 				"Accept":             "application/json",
 			} {

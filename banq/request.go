@@ -145,7 +145,7 @@ func (c *Client) send(ctx context.Context, r *request, body []byte, token string
 	if r.idempotencyKey != "" {
 		req.Header.Set(HeaderIdempotency, r.idempotencyKey)
 	}
-	if id := requestID(ctx); id != "" {
+	if id := requestID(ctx); headerSafe(id) {
 		req.Header.Set(HeaderRequestID, id)
 	}
 
@@ -261,4 +261,18 @@ func endpoint(base, path string, query url.Values) string {
 		return base + path
 	}
 	return base + path + "?" + query.Encode()
+}
+
+// headerSafe reports whether id can be sent as a header value as it is: a request id may come
+// from a webhook's id, which Banq chose, and a bad one must not fail the call it only labels.
+func headerSafe(id string) bool {
+	if id == "" || len(id) > 200 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

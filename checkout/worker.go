@@ -3,6 +3,7 @@ package checkout
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
@@ -116,7 +117,9 @@ func (s *Service) RunWorkerUntil(ctx, abort context.Context) error {
 			// A webhook being applied is finished even if shutdown begins meanwhile, unless
 			// the drain runs out of time (abort).
 			w, start := c.Webhook(), time.Now()
-			done, err := s.Process(abort, w)
+			// The webhook's id stands for a request id, so that its Banq calls and their log
+			// lines can be told apart and traced at Banq.
+			done, err := s.Process(banq.WithRequestID(abort, "webhook:"+w.ID), w)
 			if err != nil {
 				s.log.Warn("webhook left pending at shutdown", "webhook_id", w.ID, "err", err)
 				c.Release()
@@ -159,6 +162,7 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
+		ctx := banq.WithRequestID(ctx, "reconcile:order-"+strconv.FormatInt(o.ID, 10))
 		expiring := o.CanExpire() && !s.now().Before(o.ExpiresAt)
 		switch {
 		case o.State == StateCreating && expiring:
