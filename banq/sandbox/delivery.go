@@ -388,3 +388,40 @@ func (s *Sandbox) Deliveries(ctx context.Context, limit int) ([]Delivery, error)
 	}
 	return out, rows.Err()
 }
+
+// Prune deletes delivery log entries and finished deliveries older than Config.KeepDeliveries,
+// so that a sandbox left running does not grow without bound. It returns how many log entries
+// went.
+func (s *Sandbox) Prune(ctx context.Context) (int64, error) {
+	cutoff := nanos(s.now().Add(-s.cfg.KeepDeliveries))
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM delivery_log WHERE at < ?", cutoff)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		_, err = tx.ExecContext(ctx, `DELETE FROM outbox WHERE state IN ('delivered', 'failed', 'dropped')
+			AND created_at < ?`, cutoff)
+		return err
+	})
+	return n, err
+}
+
+// runPruner prunes at start and then every pruneInterval until ctx is done.
+func (s *Sandbox) runPruner(ctx context.Context) {
+	t := time.NewTicker(pruneInterval)
+	defer t.Stop()
+	for {
+		if n, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("sandbox: prune the delivery log", "err", err)
+		} else if n > 0 {
+			s.log.Info("sandbox: pruned the delivery log", "entries", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -335,5 +336,48 @@ func TestPersistence(t *testing.T) {
 		if !slices.Contains(events(rc.all(), p.ID), want) {
 			t.Errorf("pending %s webhook not delivered after restart", want)
 		}
+	}
+}
+
+// The delivery log and finished deliveries go after KeepDeliveries; idempotency records stay.
+func TestPruneKeepsRecentDeliveriesAndEveryIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	var skew atomic.Int64
+	cfg := fastConfig()
+	cfg.TokenTTL = 30 * 24 * time.Hour
+	cfg.KeepDeliveries = 24 * time.Hour
+	cfg.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	sb, c, rc, payer := flowSetup(t, cfg, 0, nil)
+	key := uuid.NewString()
+	r1, b1 := c.do("POST", banq.PathGetPaidDirect, directBody(sb.MerchantBanq().GUID, payer, "order-prune"), banq.HeaderIdempotency, key)
+	wantStatus(t, r1, b1, http.StatusCreated)
+	waitFor(t, 5*time.Second, "the created webhook", func() bool { return len(rc.all()) >= 1 })
+	logged := func() int {
+		ds, err := sb.Deliveries(context.Background(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ds)
+	}
+	waitFor(t, 5*time.Second, "the delivery logged", func() bool { return logged() >= 1 })
+
+	if n, err := sb.Prune(context.Background()); err != nil || n != 0 {
+		t.Fatalf("prune of a fresh log: removed %d (err %v), want 0", n, err)
+	}
+	if logged() == 0 {
+		t.Fatal("a fresh delivery was pruned")
+	}
+
+	skew.Store(int64(25 * time.Hour))
+	before := logged()
+	if n, err := sb.Prune(context.Background()); err != nil || n != int64(before) {
+		t.Fatalf("prune a day later: removed %d (err %v), want all %d", n, err, before)
+	}
+	if n := logged(); n != 0 {
+		t.Fatalf("after pruning %d log entries are left, want 0", n)
+	}
+	r2, b2 := c.do("POST", banq.PathGetPaidDirect, directBody(sb.MerchantBanq().GUID, payer, "order-prune-again"), banq.HeaderIdempotency, key)
+	if r2.StatusCode != r1.StatusCode || string(b2) != string(b1) {
+		t.Fatalf("the idempotency key after pruning: got %d %s, want the first answer %d %s", r2.StatusCode, b2, r1.StatusCode, b1)
 	}
 }

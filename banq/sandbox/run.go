@@ -18,8 +18,8 @@ import (
 // Flags (environment in brackets): -addr [SANDBOX_ADDR] default 127.0.0.1:8081, -db [SANDBOX_DB]
 // default ./data/sandbox.db, -public-url [SANDBOX_PUBLIC_URL], -client-id, -username, -password
 // [SANDBOX_CLIENT_ID, SANDBOX_USERNAME, SANDBOX_PASSWORD], -step-delay, -delivery-backoff,
-// -token-ttl, and the faults: -seed, -drop-webhooks, -duplicate-webhooks, -delay-webhooks,
-// -api-latency, -api-error-rate, -create-error-after-rate, -token-error-rate, -fault-token-ttl.
+// -token-ttl, -keep-deliveries, and the faults: -seed, -drop-webhooks, -duplicate-webhooks,
+// -delay-webhooks, -api-latency, -api-error-rate, -create-error-after-rate, -token-error-rate, -fault-token-ttl.
 // It prints the URL and the credentials to stdout and logs to stderr.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	env := func(key, def string) string {
@@ -44,6 +44,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.DurationVar(&cfg.StepDelay, "step-delay", DefaultStepDelay, "delay between the steps of an approval flow")
 	fs.DurationVar(&cfg.DeliveryBackoff, "delivery-backoff", DefaultDeliveryBackoff, "first webhook retry delay (doubling, capped at 30s)")
 	fs.DurationVar(&cfg.TokenTTL, "token-ttl", DefaultTokenTTL, "lifetime of access tokens")
+	fs.DurationVar(&cfg.KeepDeliveries, "keep-deliveries", DefaultKeepDeliveries, "how long the webhook delivery log is kept")
 	fs.Int64Var(&f.Seed, "seed", 0, "fault RNG seed, for reproducible runs")
 	fs.Float64Var(&f.DropWebhooks, "drop-webhooks", 0, "share 0..1 of webhook deliveries dropped")
 	fs.Float64Var(&f.DuplicateWebhooks, "duplicate-webhooks", 0, "share 0..1 of webhooks delivered twice")

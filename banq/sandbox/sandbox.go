@@ -47,6 +47,8 @@ const (
 	DefaultTokenTTL        = time.Hour
 	DefaultStepDelay       = 400 * time.Millisecond
 	DefaultDeliveryBackoff = time.Second
+	DefaultKeepDeliveries  = 7 * 24 * time.Hour
+	pruneInterval          = time.Hour
 	maxDeliveryBackoff     = 30 * time.Second
 	deliveryTimeout        = 10 * time.Second
 	deliveryWorkers        = 4
@@ -80,6 +82,9 @@ type Config struct {
 	Faults Faults
 	// Logger receives operational logs; default discards. Secrets and tokens are never logged.
 	Logger *slog.Logger
+	// KeepDeliveries is how long the delivery log and finished deliveries are kept; default 7
+	// days. Idempotency records are kept for good: Banq answers a repeated key the same forever.
+	KeepDeliveries time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -106,6 +111,9 @@ func (c Config) withDefaults() Config {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.KeepDeliveries <= 0 {
+		c.KeepDeliveries = DefaultKeepDeliveries
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -218,8 +226,9 @@ func (s *Sandbox) Start(ctx context.Context) {
 	s.started = true
 	ctx, s.cancel = context.WithCancel(ctx)
 	jobs := make(chan delivery)
-	s.wg.Add(2 + deliveryWorkers)
+	s.wg.Add(3 + deliveryWorkers)
 	go func() { defer s.wg.Done(); s.runSteps(ctx) }()
+	go func() { defer s.wg.Done(); s.runPruner(ctx) }()
 	go func() { defer s.wg.Done(); defer close(jobs); s.runDispatcher(ctx, jobs) }()
 	for range deliveryWorkers {
 		go func() { defer s.wg.Done(); s.runDeliveryWorker(ctx, jobs) }()
