@@ -24,7 +24,8 @@ import (
 type childInfo struct {
 	PID        int      `json:"pid"`
 	URL        string   `json:"url"`
-	SandboxURL string   `json:"sandbox_url,omitempty"`
+	Login      string   `json:"login,omitempty"`
+	Password   string   `json:"password,omitempty"`
 	DebugURL   string   `json:"debug_url,omitempty"`
 	DB         string   `json:"db,omitempty"`
 	Payers     []string `json:"payers,omitempty"`

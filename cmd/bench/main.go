@@ -30,6 +30,10 @@ func main() {
 			err = serveApp(os.Args[2:])
 			exit(err)
 			return
+		case "child-sandbox":
+			err = serveSandbox(os.Args[2:])
+			exit(err)
+			return
 		case "child-bare":
 			err = serveBare(os.Args[2:])
 			exit(err)

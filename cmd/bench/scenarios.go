@@ -22,7 +22,6 @@ import (
 
 	_ "github.com/mattn/go-sqlite3" // the bench reads the app's database, read-only
 
-	"github.com/banq-checkout/checkout/app"
 	"github.com/banq-checkout/checkout/banq"
 )
 
@@ -126,7 +125,7 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	b := &bench{o: o, res: res, dir: dir, serverCPUs: serverCPUs, runID: strconv.FormatInt(time.Now().UnixNano(), 36)}
+	b := &bench{o: o, res: res, dir: dir, serverCPUs: serverCPUs, loadCPUs: map[bool]string{true: o.loadCPUs, false: ""}[o.pin], runID: strconv.FormatInt(time.Now().UnixNano(), 36)}
 	clock := readCPUClock()
 	err = b.all(ctx)
 	if err != nil {
@@ -158,8 +157,10 @@ type bench struct {
 	res        *results
 	dir        string
 	serverCPUs string
+	loadCPUs   string // also the sandbox child's: Banq's work is not the app's
 	runID      string
 	secret     string
+	sandbox    *child
 }
 
 func (b *bench) step(format string, args ...any) {
@@ -168,7 +169,8 @@ func (b *bench) step(format string, args ...any) {
 
 func (b *bench) startApp(ctx context.Context, n int) (*child, error) {
 	b.step("starting the app (run %d)", n)
-	c, err := startChild(ctx, "app", filepath.Join(b.dir, fmt.Sprintf("app-%d.log", n)), "child-app", "-dir", b.dir, "-cpus", b.serverCPUs)
+	c, err := startChild(ctx, "app", filepath.Join(b.dir, fmt.Sprintf("app-%d.log", n)), "child-app", "-dir", b.dir, "-cpus", b.serverCPUs,
+		"-banq", b.sandbox.info.URL, "-payers", strings.Join(b.sandbox.info.Payers, ","))
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +182,16 @@ func (b *bench) startApp(ctx context.Context, n int) (*child, error) {
 }
 
 func (b *bench) all(ctx context.Context) error {
+	b.step("starting the Banq sandbox")
+	sb, err := startChild(ctx, "sandbox", filepath.Join(b.dir, "sandbox.log"), "child-sandbox", "-dir", b.dir, "-cpus", b.loadCPUs)
+	if err != nil {
+		return err
+	}
+	defer sb.stop(15 * time.Second)
+	if len(sb.info.Payers) == 0 {
+		return errors.New("the sandbox has no payers")
+	}
+	b.sandbox = sb
 	a, err := b.startApp(ctx, 1)
 	if err != nil {
 		return err
@@ -234,7 +246,7 @@ func (b *bench) all(ctx context.Context) error {
 	}
 	b.step("approving every pending payment in the sandbox")
 	var approved map[string]int
-	if err := postJSON(ctx, a.info.DebugURL+"/bench/approve", &approved); err != nil {
+	if err := postJSON(ctx, sb.info.DebugURL+"/bench/approve", &approved); err != nil {
 		return fmt.Errorf("approve payments: %w", err)
 	}
 	b.res.Extra["sandbox_approved"] = approved
@@ -396,13 +408,6 @@ func post(ctx context.Context, c *http.Client, u string, body []byte, sig string
 // orders signs in ordersConc merchants and has each post the new-order form as fast as it is
 // answered: CSRF token, session cookie, the customer lookup and the create call to the sandbox.
 func (b *bench) orders(ctx context.Context, a *child, db *sql.DB) error {
-	if len(a.info.Payers) == 0 {
-		return errors.New("the sandbox has no payers")
-	}
-	var password string
-	if err := db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'demo_password'`).Scan(&password); err != nil {
-		return fmt.Errorf("read the demo password: %w", err)
-	}
 	b.step("signing in %d merchants", b.o.ordersConc)
 	type merchant struct {
 		c    *http.Client
@@ -416,7 +421,7 @@ func (b *bench) orders(ctx context.Context, a *child, db *sql.DB) error {
 		if err != nil {
 			return err
 		}
-		status, loc, err := postForm(ctx, c, a.info.URL+"/login", url.Values{"_csrf": {tok}, "email": {app.DemoEmail}, "password": {password}})
+		status, loc, err := postForm(ctx, c, a.info.URL+"/login", url.Values{"_csrf": {tok}, "email": {a.info.Login}, "password": {a.info.Password}})
 		if err != nil || status != http.StatusSeeOther || loc != "/orders" {
 			return fmt.Errorf("sign in: got %d to %q (%v), want 303 to /orders", status, loc, err)
 		}
@@ -428,7 +433,7 @@ func (b *bench) orders(ctx context.Context, a *child, db *sql.DB) error {
 	b.profile(ctx, a, "orders")
 	defer b.stopProfile(ctx, a)
 	b.step("order creation, %v with %d merchants", b.o.ordersDur, b.o.ordersConc)
-	payers := a.info.Payers[:min(len(a.info.Payers), 10)] // the form's first page of customers
+	payers := b.sandbox.info.Payers[:min(len(b.sandbox.info.Payers), 10)] // the form's first page of customers
 	r := closedLoop(ctx, b.o.ordersConc, 1<<30, b.o.ordersDur, func(ctx context.Context, w, i int) (int, error) {
 		m := ms[w]
 		status, loc, err := postForm(ctx, m.c, a.info.URL+"/orders", url.Values{

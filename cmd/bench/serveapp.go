@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,8 +23,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/banq-checkout/checkout/app"
 	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/banq/sandbox"
 	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/handlers"
 )
@@ -33,11 +39,6 @@ func benchEnv(dir string) map[string]string {
 		"CHECKOUT_ADDR":       "127.0.0.1:0",
 		"CHECKOUT_DB":         filepath.Join(dir, "checkout.db"),
 		"CHECKOUT_PUBLIC_URL": "",
-		"SANDBOX_ADDR":        "127.0.0.1:0",
-		"SANDBOX_DB":          filepath.Join(dir, "sandbox.db"),
-		// No approval flow runs in the sandbox's background: the bench changes payments itself,
-		// so the sandbox's step delays never count as the app's time.
-		"SANDBOX_STEP_DELAY": "1h",
 		// The reconciler is for webhooks that never came; here every one comes.
 		"CHECKOUT_RECONCILE_AFTER":  "1h",
 		"CHECKOUT_LOG_FORMAT":       "json",
@@ -45,20 +46,31 @@ func benchEnv(dir string) map[string]string {
 		"CHECKOUT_SHUTDOWN_TIMEOUT": "5s",
 		// Metrics stay on (their cost is the app's), on a port of their own.
 		"CHECKOUT_METRICS_ADDR": "127.0.0.1:0",
-		// Never real Banq: the bench creates thousands of payments.
+		// Never real Banq: the bench creates thousands of payments. The sandbox child is set
+		// below as Banq, after the configuration is read (its URL is known only then).
 		"BANQ_CLIENT_ID": "", "BANQ_USERNAME": "", "BANQ_PASSWORD": "",
 		"BANQ_API_URL": "", "BANQ_AUTH_URL": "", "BANQ_WEBHOOK_SECRET": "", "BANQ_WEBHOOK_SECRET_PREVIOUS": "",
 	}
 }
 
-// serveApp is the hidden `child-app` subcommand: the real checkout with its sandbox, started
-// through app.New as main does, plus a debug listener for pprof and the bench's setup calls.
+// benchLogin is the merchant user the bench signs in as (the demo login exists only in sandbox
+// mode, and here the sandbox is another process, used as Banq).
+const benchLogin = "bench@checkout.test"
+
+// serveApp is the hidden `child-app` subcommand: the real checkout, started through app.New as
+// main does, with the sandbox child at -banq as its Banq, plus a debug listener for pprof and the
+// bench's setup calls.
 func serveApp(args []string) error {
 	fs := flag.NewFlagSet("child-app", flag.ContinueOnError)
 	dir := fs.String("dir", "", "data directory")
 	cpus := fs.String("cpus", "", "CPUs to run on, e.g. 0")
+	banqURL := fs.String("banq", "", "base URL of the sandbox child, used as Banq")
+	payerList := fs.String("payers", "", "comma-separated payer banq GUIDs for seeded orders")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *banqURL == "" || *payerList == "" {
+		return errors.New("child-app: -banq and -payers are required")
 	}
 	ctx, stop, pinned, err := childStart(*cpus)
 	if err != nil {
@@ -77,6 +89,11 @@ func serveApp(args []string) error {
 	if err != nil {
 		return err
 	}
+	cfg.BanqAPIURL, cfg.BanqAuthURL = *banqURL, *banqURL
+	cfg.BanqClientID, cfg.BanqUsername, cfg.BanqPassword = sandbox.DefaultClientID, sandbox.DefaultUsername, sandbox.DefaultPassword
+	if cfg.SessionKey, err = randomHex(32); err != nil {
+		return err
+	}
 	// Every webhook comes from one address here; the per-address limit against floods would
 	// answer 429 to the bench, so it is lifted.
 	cfg.WebhookRate = handlers.Rate{PerSecond: 1e9, Burst: 1 << 30}
@@ -85,14 +102,14 @@ func serveApp(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := quietSandbox(ctx, a); err != nil {
+	if err := quietWebhooks(ctx, a); err != nil {
 		return err
 	}
-	payers, err := a.Sandbox.PayerBanqs(ctx)
+	password, err := benchUser(ctx, a, cfg.PasswordCost)
 	if err != nil {
 		return err
 	}
-	d := &debugServer{a: a, log: log}
+	d := &debugServer{a: a, log: log, payers: strings.Split(*payerList, ",")}
 	dln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -101,11 +118,8 @@ func serveApp(args []string) error {
 	go dsrv.Serve(dln)
 	defer dsrv.Close()
 
-	info := childInfo{PID: os.Getpid(), URL: a.URL(), SandboxURL: a.Sandbox.URL, DebugURL: "http://" + dln.Addr().String(),
-		DB: cfg.DB, GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: pinned}
-	for _, p := range payers {
-		info.Payers = append(info.Payers, p.GUID)
-	}
+	info := childInfo{PID: os.Getpid(), URL: a.URL(), DebugURL: "http://" + dln.Addr().String(),
+		DB: cfg.DB, GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: pinned, Login: benchLogin, Password: password}
 	line, _ := json.Marshal(info)
 	fmt.Println(string(line))
 	err = a.Run(ctx)
@@ -113,14 +127,49 @@ func serveApp(args []string) error {
 	return err
 }
 
-// quietSandbox turns the sandbox's own webhook delivery off: the bench sends every webhook itself
-// (signed like the sandbox's) and times it, and no background delivery competes with it.
-func quietSandbox(ctx context.Context, a *app.App) error {
+// benchUser makes sure the bench's merchant user exists with a fresh password, and returns it.
+func benchUser(ctx context.Context, a *app.App, cost int) (string, error) {
+	password, err := randomHex(16)
+	if err != nil {
+		return "", err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	if err != nil {
+		return "", err
+	}
+	u, err := a.DB.UserByEmail(ctx, benchLogin)
+	switch {
+	case checkout.ErrorCode(err) == checkout.ENotFound:
+		_, err = a.DB.CreateUser(ctx, checkout.User{Email: benchLogin, PasswordHash: hash})
+	case err == nil:
+		err = a.DB.SetPassword(ctx, u.ID, hash, "")
+	}
+	return password, err
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// quietWebhooks turns Banq's own webhook delivery to the app off: the bench sends every webhook
+// itself (signed like Banq's) and times it, and no background delivery competes with it.
+func quietWebhooks(ctx context.Context, a *app.App) error {
 	secret, err := a.DB.Setting(ctx, "webhook_secret")
 	if err != nil {
 		return err
 	}
-	return a.Banq.SetWebhookConfig(ctx, a.Sandbox.AccountSpace().ID, banq.WebhookConfig{
+	me, err := a.Banq.Me(ctx)
+	if err != nil {
+		return err
+	}
+	if len(me.AccountSpaces) == 0 {
+		return errors.New("users/me names no account space")
+	}
+	return a.Banq.SetWebhookConfig(ctx, me.AccountSpaces[0].ID, banq.WebhookConfig{
 		URL: a.URL() + "/webhooks/banq", Enabled: false, RetryCount: 0,
 		WebHookTypes: []banq.ResourceType{banq.ResourcePayment, banq.ResourceTransaction}, SharedSecret: secret,
 	})
@@ -128,8 +177,9 @@ func quietSandbox(ctx context.Context, a *app.App) error {
 
 // debugServer serves pprof and the bench's setup calls on a listener of its own.
 type debugServer struct {
-	a   *app.App
-	log *slog.Logger
+	a      *app.App
+	log    *slog.Logger
+	payers []string
 
 	profMu  sync.Mutex
 	profOut *os.File
@@ -142,7 +192,6 @@ func (d *debugServer) routes() http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("POST /bench/seed", d.seed)
-	mux.HandleFunc("POST /bench/approve", d.approve)
 	mux.HandleFunc("POST /bench/profile/start", d.startProfile)
 	mux.HandleFunc("POST /bench/profile/stop", func(w http.ResponseWriter, r *http.Request) {
 		d.stopProfile()
@@ -159,11 +208,7 @@ func (d *debugServer) seed(w http.ResponseWriter, r *http.Request) {
 	n, _ := strconv.Atoi(r.URL.Query().Get("n"))
 	conc, _ := strconv.Atoi(r.URL.Query().Get("conc"))
 	n, conc = min(max(n, 0), 100_000), min(max(conc, 1), 64)
-	payers, err := d.a.Sandbox.PayerBanqs(r.Context())
-	if err != nil || len(payers) == 0 {
-		http.Error(w, fmt.Sprintf("payers: %v", err), http.StatusInternalServerError)
-		return
-	}
+	payers := d.payers
 	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
 	defer cancel()
 	var next, failed atomic.Int64
@@ -180,7 +225,8 @@ func (d *debugServer) seed(w http.ResponseWriter, r *http.Request) {
 				}
 				p := payers[int(i)%len(payers)]
 				_, err := d.a.Service.CreateOrder(ctx, checkout.NewOrder{Amount: banq.Money(1250 + i%500),
-					Description: "Bench seed order " + strconv.FormatInt(i, 10), CustomerBanq: p.GUID, CustomerName: p.Name})
+					Description: "Bench seed order " + strconv.FormatInt(i, 10), CustomerBanq: p,
+					CustomerName: "Bench payer " + strconv.Itoa(int(i)%len(payers))})
 				if err != nil {
 					failed.Add(1)
 				}
@@ -190,31 +236,6 @@ func (d *debugServer) seed(w http.ResponseWriter, r *http.Request) {
 	wg.Wait()
 	writeJSON(w, map[string]any{"created": min(next.Load(), int64(n)) - failed.Load(), "failed": failed.Load(),
 		"seconds": time.Since(start).Seconds()})
-}
-
-// approve accepts, in the sandbox, every payment still pending, as payers would in their Banq
-// app (the flow's later steps wait for the 1h step delay). The app learns of it only from the
-// bench's webhooks.
-func (d *debugServer) approve(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
-	defer cancel()
-	ps, err := d.a.Sandbox.Payments(ctx, "", "")
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	approved, failed := 0, 0
-	for _, p := range ps {
-		if p.Status != banq.PaymentPending {
-			continue
-		}
-		if _, err := d.a.Sandbox.Approve(ctx, p.ID); err != nil {
-			failed++
-			continue
-		}
-		approved++
-	}
-	writeJSON(w, map[string]int{"approved": approved, "failed": failed})
 }
 
 func (d *debugServer) startProfile(w http.ResponseWriter, r *http.Request) {
