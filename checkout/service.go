@@ -116,6 +116,7 @@ type Service struct {
 	seed     maphash.Seed
 
 	health webhookHealth
+	ingest ingestGate
 }
 
 // New returns a service over its collaborators.

@@ -102,6 +102,7 @@ func (s *Service) RunWorkerUntil(ctx, abort context.Context) error {
 		default:
 			return false
 		}
+		s.waitIngestIdle(ctx, maxIngestDefer)
 		c, err := s.store.ClaimWebhook(ctx, s.now())
 		if err != nil || c == nil {
 			<-sem

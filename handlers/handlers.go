@@ -47,6 +47,7 @@ type Checkout interface {
 	CreateOrder(ctx context.Context, n checkout.NewOrder) (checkout.Order, error)
 	RetryCreate(ctx context.Context, id int64) (checkout.Order, error)
 	Receive(ctx context.Context, w banq.Webhook, body []byte) (bool, error)
+	Ingesting() (done func())
 	CancelOrder(ctx context.Context, id int64, by string) (checkout.Order, error)
 	Reprocess(ctx context.Context, webhookID string) (checkout.InboxWebhook, error)
 	RejectWebhook(ctx context.Context, r checkout.RejectedWebhook) error

@@ -1,0 +1,92 @@
+package checkout
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// waited runs waitIngestIdle with max in the background and reports on the channel when it
+// returned.
+func waited(s *Service, ctx context.Context, max time.Duration) <-chan time.Time {
+	out := make(chan time.Time, 1)
+	go func() {
+		s.waitIngestIdle(ctx, max)
+		out <- time.Now()
+	}()
+	return out
+}
+
+func TestWorkerWaitsForDeliveryInFlight(t *testing.T) {
+	s := &Service{}
+	done := s.Ingesting()
+	returned := waited(s, context.Background(), time.Hour)
+	select {
+	case <-returned:
+		t.Fatal("returned while a delivery was being received")
+	case <-time.After(20 * time.Millisecond):
+	}
+	done()
+	done() // a second call changes nothing
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("still waiting after the delivery was answered")
+	}
+	if s.ingest.n != 0 {
+		t.Fatalf("deliveries in flight: %d, want 0", s.ingest.n)
+	}
+}
+
+func TestWorkerLetsABurstPass(t *testing.T) {
+	s := &Service{}
+	// A lone delivery, answered: no wait at all.
+	s.Ingesting()()
+	select {
+	case <-waited(s, context.Background(), time.Hour):
+	case <-time.After(5 * time.Second):
+		t.Fatal("waited after a lone delivery was answered")
+	}
+
+	// Two starting together are a burst: the worker waits until none has started for burstGap.
+	a, b := s.Ingesting(), s.Ingesting()
+	a()
+	b()
+	s.ingest.mu.Lock()
+	last, burst := s.ingest.last, s.ingest.burst
+	s.ingest.mu.Unlock()
+	if !burst {
+		t.Fatal("two deliveries started together were not taken for a burst")
+	}
+	select {
+	case at := <-waited(s, context.Background(), time.Hour):
+		if at.Sub(last) < burstGap {
+			t.Fatalf("returned %v after the burst's last delivery started, want at least %v", at.Sub(last), burstGap)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("still waiting long after the burst")
+	}
+}
+
+func TestWorkerWaitsNoLongerThanMax(t *testing.T) {
+	s := &Service{}
+	defer s.Ingesting()() // a delivery that stays in flight throughout
+	start := time.Now()
+	select {
+	case at := <-waited(s, context.Background(), 30*time.Millisecond):
+		if at.Sub(start) < 30*time.Millisecond {
+			t.Fatalf("returned after %v, before max, with a delivery in flight", at.Sub(start))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waited past max")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	returned := waited(s, ctx, time.Hour)
+	cancel()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("still waiting after ctx ended")
+	}
+}
