@@ -10,9 +10,13 @@ const (
 	// maxIngestDefer bounds how long the worker leaves a webhook waiting for a burst of
 	// deliveries to pass, so that processing goes on, slower, through a flood that never pauses.
 	maxIngestDefer = 20 * time.Millisecond
-	// burstGap: deliveries starting closer together than this are a burst, which the worker lets
-	// pass until no delivery has started for as long.
-	burstGap = time.Millisecond
+	// A burst is burstSize deliveries starting within burstWindow: a flood, such as Banq's
+	// retries after an outage, not the pair of webhooks one payment step sends. The worker lets
+	// a burst pass until no delivery has started for burstQuiet, which outlasts a sender's
+	// pause for the scheduler.
+	burstSize   = 4
+	burstWindow = 2 * time.Millisecond
+	burstQuiet  = 10 * time.Millisecond
 )
 
 // ingestGate tracks webhook deliveries being received, so that the worker can let a burst of them
@@ -21,11 +25,13 @@ const (
 // waits while deliveries are in flight and, during a burst, until it pauses; never more than
 // maxIngestDefer per webhook. A lone delivery is processed as soon as it is answered.
 type ingestGate struct {
-	mu    sync.Mutex
-	n     int           // deliveries in flight
-	idle  chan struct{} // closed when n falls to 0; a new one while n > 0
-	last  time.Time     // when the latest delivery started
-	burst bool          // it started within burstGap of the one before
+	mu     sync.Mutex
+	n      int                      // deliveries in flight
+	idle   chan struct{}            // closed when n falls to 0; a new one while n > 0
+	starts [burstSize - 1]time.Time // when the deliveries before the latest started, a ring
+	next   int                      // the oldest of starts, overwritten next
+	last   time.Time                // when the latest delivery started
+	burst  bool                     // it was the burstSize-th within burstWindow
 }
 
 // Ingesting marks a webhook delivery in flight; call the function it returns when it is
@@ -38,7 +44,8 @@ func (s *Service) Ingesting() (done func()) {
 		g.idle = make(chan struct{})
 	}
 	g.n++
-	g.burst = now.Sub(g.last) < burstGap
+	g.burst = now.Sub(g.starts[g.next]) < burstWindow
+	g.starts[g.next], g.next = now, (g.next+1)%len(g.starts)
 	g.last = now
 	g.mu.Unlock()
 	var once sync.Once
@@ -67,7 +74,7 @@ func (s *Service) waitIngestIdle(ctx context.Context, max time.Duration) {
 	}()
 	for {
 		g.mu.Lock()
-		n, idle, quietAt := g.n, g.idle, g.last.Add(burstGap)
+		n, idle, quietAt := g.n, g.idle, g.last.Add(burstQuiet)
 		if !g.burst {
 			quietAt = time.Time{}
 		}

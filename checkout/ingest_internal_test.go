@@ -40,28 +40,38 @@ func TestWorkerWaitsForDeliveryInFlight(t *testing.T) {
 
 func TestWorkerLetsABurstPass(t *testing.T) {
 	s := &Service{}
-	// A lone delivery, answered: no wait at all.
-	s.Ingesting()()
-	select {
-	case <-waited(s, context.Background(), time.Hour):
-	case <-time.After(5 * time.Second):
-		t.Fatal("waited after a lone delivery was answered")
+	burst := func() bool {
+		s.ingest.mu.Lock()
+		defer s.ingest.mu.Unlock()
+		return s.ingest.burst
 	}
+	// A lone delivery, and then a pair starting together as one payment step sends them, are no
+	// burst: once answered, the worker goes on.
+	s.Ingesting()()
+	if burst() {
+		t.Fatal("a lone delivery was taken for a burst")
+	}
+	s.waitIngestIdle(context.Background(), time.Hour)
+	s.Ingesting()()
+	if burst() {
+		t.Fatal("a pair of deliveries was taken for a burst")
+	}
+	s.waitIngestIdle(context.Background(), time.Hour)
 
-	// Two starting together are a burst: the worker waits until none has started for burstGap.
-	a, b := s.Ingesting(), s.Ingesting()
-	a()
-	b()
+	// A flood is: the worker waits until none has started for burstQuiet.
+	for range burstSize {
+		s.Ingesting()()
+	}
 	s.ingest.mu.Lock()
-	last, burst := s.ingest.last, s.ingest.burst
+	last := s.ingest.last
 	s.ingest.mu.Unlock()
-	if !burst {
-		t.Fatal("two deliveries started together were not taken for a burst")
+	if !burst() {
+		t.Fatalf("%d deliveries started together were not taken for a burst", burstSize)
 	}
 	select {
 	case at := <-waited(s, context.Background(), time.Hour):
-		if at.Sub(last) < burstGap {
-			t.Fatalf("returned %v after the burst's last delivery started, want at least %v", at.Sub(last), burstGap)
+		if at.Sub(last) < burstQuiet {
+			t.Fatalf("returned %v after the burst's last delivery started, want at least %v", at.Sub(last), burstQuiet)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("still waiting long after the burst")

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/store"
 )
 
 // Webhooks inserted at once are committed in shared transactions: each one is stored exactly
@@ -84,5 +86,35 @@ func TestInsertWebhookCancelledContext(t *testing.T) {
 	}
 	if got, err := db.Webhook(context.Background(), w.ID); err != nil || got.Status != checkout.WebhookPending {
 		t.Fatalf("got %+v, %v; want it pending", got, err)
+	}
+}
+
+// On a single P, callers queue behind the leader and share its commit: a cgo call keeps its P,
+// so without the leader's yield every batch held one insert.
+func TestInsertWebhookBatchesOnOneP(t *testing.T) {
+	db := mustOpen(t)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	ctx := context.Background()
+	const callers, each = 16, 50
+	before := store.InboxBatches(db)
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				w := checkout.InboxWebhook{ID: fmt.Sprintf("wh-%d-%d", c, i), ResourceType: banq.ResourcePayment,
+					Action: banq.ActionAccepted, ResourceID: "pay", Body: []byte(`{}`)}
+				if _, err := db.InsertWebhook(ctx, w); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	batches := store.InboxBatches(db) - before
+	if per := float64(callers*each) / float64(batches); per < 4 {
+		t.Fatalf("%d inserts by %d callers took %d commits (%.1f per commit), want 4 or more per commit", callers*each, callers, batches, per)
 	}
 }
