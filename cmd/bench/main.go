@@ -1,5 +1,5 @@
 // Command bench measures the checkout's hot paths on this machine, over loopback, against the
-// real app and its sandbox running as a child process: webhook ingestion, live fan-out to open
+// real app and its Banq sandbox, each a child process: webhook ingestion, live fan-out to open
 // payment pages, memory per open stream, and order creation, each beside a baseline measured in
 // the same run (GET /healthz on the same server; a bare echo v4 SSE broadcaster written here).
 // It prints a table and writes bench/results.json.
@@ -7,8 +7,8 @@
 //	go run ./cmd/bench            (or make bench)
 //	go run ./cmd/bench -h         flags: scenario sizes, pinning, CPU profiles of the app
 //
-// The hidden subcommands child-app and child-bare are the servers under test; the bench starts
-// them itself.
+// The hidden subcommands child-app and child-bare are the servers under test, and child-sandbox
+// is the Banq the app talks to; the bench starts them itself.
 package main
 
 import (
