@@ -82,12 +82,7 @@ func (h *bareHub) publish(topic string, msg []byte) int {
 // One echo v4 handler streams a topic; POST /publish/:topic sends one event of payload bytes to
 // every stream of the topic. Same server timeouts as the app, nothing else.
 func serveBare(args []string) error {
-	fs := flag.NewFlagSet("child-bare", flag.ContinueOnError)
-	cpus := fs.String("cpus", "", "CPUs to run on, e.g. 0")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	ctx, stop, pinned, err := childStart(*cpus)
+	ctx, stop, pinned, err := childStart(flag.NewFlagSet("child-bare", flag.ContinueOnError), args)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -257,11 +258,15 @@ func parseCPUs(s string) ([]int, error) {
 	return out, nil
 }
 
-// childStart is how both server children begin: pinned to cpus (none: unpinned), the open-file
-// limit lifted, and a context that ends on SIGINT or SIGTERM, or when stdin closes (the bench
-// is gone or wants the child to stop).
-func childStart(cpus string) (context.Context, context.CancelFunc, []int, error) {
-	list, err := parseCPUs(cpus)
+// childStart is how every child begins: its flags parsed (fs with a -cpus flag added), pinned to
+// those CPUs (none: unpinned), the open-file limit lifted, and a context that ends on SIGINT or
+// SIGTERM, or when stdin closes (the bench is gone or wants the child to stop).
+func childStart(fs *flag.FlagSet, args []string) (context.Context, context.CancelFunc, []int, error) {
+	cpus := fs.String("cpus", "", "CPUs to run on, e.g. 0")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, nil, err
+	}
+	list, err := parseCPUs(*cpus)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -63,20 +63,16 @@ const benchLogin = "bench@checkout.test"
 func serveApp(args []string) error {
 	fs := flag.NewFlagSet("child-app", flag.ContinueOnError)
 	dir := fs.String("dir", "", "data directory")
-	cpus := fs.String("cpus", "", "CPUs to run on, e.g. 0")
 	banqURL := fs.String("banq", "", "base URL of the sandbox child, used as Banq")
 	payerList := fs.String("payers", "", "comma-separated payer banq GUIDs for seeded orders")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *banqURL == "" || *payerList == "" {
-		return errors.New("child-app: -banq and -payers are required")
-	}
-	ctx, stop, pinned, err := childStart(*cpus)
+	ctx, stop, pinned, err := childStart(fs, args)
 	if err != nil {
 		return err
 	}
 	defer stop()
+	if *banqURL == "" || *payerList == "" {
+		return errors.New("child-app: -banq and -payers are required")
+	}
 
 	over := benchEnv(*dir)
 	getenv := func(k string) string {

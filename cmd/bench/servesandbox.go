@@ -23,11 +23,7 @@ import (
 func serveSandbox(args []string) error {
 	fs := flag.NewFlagSet("child-sandbox", flag.ContinueOnError)
 	dir := fs.String("dir", "", "data directory")
-	cpus := fs.String("cpus", "", "CPUs to run on, e.g. 1")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	ctx, stop, pinned, err := childStart(*cpus)
+	ctx, stop, pinned, err := childStart(fs, args)
 	if err != nil {
 		return err
 	}
