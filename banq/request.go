@@ -145,7 +145,7 @@ func (c *Client) send(ctx context.Context, r *request, body []byte, token string
 	if r.idempotencyKey != "" {
 		req.Header.Set(HeaderIdempotency, r.idempotencyKey)
 	}
-	if id := requestID(ctx); headerSafe(id) {
+	if id := requestID(ctx); ValidRequestID(id) {
 		req.Header.Set(HeaderRequestID, id)
 	}
 
@@ -263,14 +263,18 @@ func endpoint(base, path string, query url.Values) string {
 	return base + path + "?" + query.Encode()
 }
 
-// headerSafe reports whether id can be sent as a header value as it is: a request id may come
-// from a webhook's id, which Banq chose, and a bad one must not fail the call it only labels.
-func headerSafe(id string) bool {
-	if id == "" || len(id) > 200 {
+// ValidRequestID reports whether id may travel as a request id: 1 to 128 letters, digits and
+// ".", "_", ":", "-". The server keeps a proxy's X-Request-Id only if it is valid, and the client
+// sends one only if it is (a webhook's id, which Banq chose, is part of the worker's ids, and a bad
+// one must not fail the call it only labels).
+func ValidRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		if id[i] < 0x21 || id[i] > 0x7e {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
 			return false
 		}
 	}

@@ -3,7 +3,6 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -27,10 +26,6 @@ type noObserver struct{}
 func (noObserver) Request(string, string, int, time.Duration, bool) {}
 func (noObserver) Webhook(string, string)                           {}
 
-// goodRequestID is what an X-Request-Id from outside must look like to be kept (a proxy's id
-// ties its logs to ours); anything else is replaced, since the id is logged and sent to Banq.
-var goodRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
-
 // requestID gives every request an id, keeping a well-formed X-Request-Id from a proxy, answers
 // it in X-Request-Id, and puts it in the request's context: log lines written with that context
 // carry it, and so do the Banq calls the request causes.
@@ -44,7 +39,9 @@ func requestID() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		withID := id(next)
 		return func(c echo.Context) error {
-			if v := c.Request().Header.Get(echo.HeaderXRequestID); v != "" && !goodRequestID.MatchString(v) {
+			// A proxy's id ties its logs to ours; one that is not valid is replaced, since the
+			// id is logged and sent to Banq.
+			if v := c.Request().Header.Get(echo.HeaderXRequestID); v != "" && !banq.ValidRequestID(v) {
 				c.Request().Header.Del(echo.HeaderXRequestID)
 			}
 			return withID(c)
