@@ -7,6 +7,7 @@ BENCHFLAGS ?=
 .PHONY: run test build generate check-generated lint fuzz bench clean
 
 run: ## the checkout on the built-in Banq sandbox, at http://localhost:8080
+	@echo 'Building the checkout (the first build compiles SQLite with cgo: a few minutes)...'
 	$(GO) run .
 
 build: ## a static-ish binary with cgo (go-sqlite3)
