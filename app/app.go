@@ -32,6 +32,7 @@ import (
 	"github.com/banq-checkout/checkout/handlers"
 	"github.com/banq-checkout/checkout/live"
 	"github.com/banq-checkout/checkout/metrics"
+	"github.com/banq-checkout/checkout/notify"
 	"github.com/banq-checkout/checkout/store"
 )
 
@@ -50,6 +51,9 @@ type App struct {
 	Service *checkout.Service
 	Echo    *echo.Echo
 	Metrics *metrics.Metrics
+	// Sender delivers the shop's notifications; Notify keeps its endpoints.
+	Sender *notify.Sender
+	Notify *notify.Manager
 
 	ln            net.Listener
 	metricsLn     net.Listener
@@ -151,6 +155,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		a.Feeder = live.NewFeeder(a.Hub, a.DB, log.With("component", "live-feed"))
 		pub = a.Feeder
 	}
+	// Sandbox mode lets endpoints be on this machine: the shop being tried runs beside it.
+	policy := notify.Policy{AllowLoopback: cfg.Sandbox(), AllowPrivate: cfg.NotifyAllowPrivate}
+	a.Sender = notify.NewSender(notify.SenderConfig{Policy: policy, Logger: log.With("component", "notify")}, a.DB)
+	a.Notify = notify.NewManager(a.DB, policy, nil, a.Sender.Wake)
+	pub = wakeSender{Publisher: pub, sender: a.Sender}
 	a.Service = checkout.New(checkout.Config{
 		MerchantBanq:   a.merchant(),
 		CreateTimeout:  cfg.CreateTimeout,
@@ -188,6 +197,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		Brand:          brand,
 		WebhookURL:     a.webhookURL(),
 		OrderTTL:       cfg.OrderTTL,
+		Notifications:  a.Notify,
 	}, a.DB, a.Service, a.Banq, a.Hub)
 	a.Echo = echo.New()
 	a.Echo.HideBanner, a.Echo.HidePort = true, true
@@ -388,6 +398,11 @@ func (a *App) Run(ctx context.Context) error {
 			a.Service.RunReconciler(ctx, a.cfg.ReconcileInterval)
 		})
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.Sender.Run(workCtx)
+	}()
 	if a.Feeder != nil {
 		wg.Add(2)
 		go func() {
@@ -473,4 +488,16 @@ func NewLogger(w io.Writer, format, level string) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// wakeSender publishes a committed change and wakes the notification sender, whose outbox rows
+// that change may have written. (Other instances' changes reach their senders by their poll.)
+type wakeSender struct {
+	checkout.Publisher
+	sender *notify.Sender
+}
+
+func (w wakeSender) Publish(u checkout.Update) {
+	w.Publisher.Publish(u)
+	w.sender.Wake()
 }

@@ -56,6 +56,9 @@ type Config struct {
 	MetricsAddr    string       // CHECKOUT_METRICS_ADDR: /metrics on a listener of its own; "" (or "off") for none
 	MetricsToken   string       // CHECKOUT_METRICS_TOKEN: bearer token /metrics requires; also serves it on Addr
 	TrustedProxies []*net.IPNet // CHECKOUT_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
+	// NotifyAllowPrivate (CHECKOUT_NOTIFY_ALLOW_PRIVATE) lets notification endpoints be on private,
+	// loopback and link-local addresses: for a shop on the operator's internal network.
+	NotifyAllowPrivate bool
 
 	// Knobs for tests, not read from the environment: zero means the handlers' defaults.
 	WebhookRate    handlers.Rate // webhooks per source address
@@ -105,6 +108,13 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.SandboxAddr, "sandbox-addr", env("SANDBOX_ADDR", "127.0.0.1:8081"), "sandbox listen address (SANDBOX_ADDR)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("CHECKOUT_METRICS_ADDR", "127.0.0.1:9090"), "metrics listen address, or off (CHECKOUT_METRICS_ADDR)")
 	c.MetricsToken = env("CHECKOUT_METRICS_TOKEN", "")
+	switch v := env("CHECKOUT_NOTIFY_ALLOW_PRIVATE", "false"); v {
+	case "true", "1":
+		c.NotifyAllowPrivate = true
+	case "false", "0":
+	default:
+		errs = append(errs, fmt.Sprintf("CHECKOUT_NOTIFY_ALLOW_PRIVATE=%q is not true or false", v))
+	}
 	c.SandboxDB = env("SANDBOX_DB", "")
 	c.SessionKey = env("CHECKOUT_SESSION_KEY", "")
 	c.SessionOld = env("CHECKOUT_SESSION_KEY_PREVIOUS", "")

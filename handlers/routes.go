@@ -86,6 +86,15 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	merchant.GET("/webhook-log", h.webhookLog)
 	merchant.GET("/webhook-log/:id", h.webhookPage)
 	merchant.POST("/webhook-log/:id/reprocess", h.reprocessWebhook)
+	if h.cfg.Notifications != nil {
+		merchant.GET("/notifications", h.endpoints)
+		merchant.POST("/notifications", h.createEndpoint)
+		merchant.GET("/notifications/:id", h.showEndpoint)
+		merchant.POST("/notifications/:id", h.updateEndpoint)
+		merchant.POST("/notifications/:id/:action", h.endpointAction)
+		merchant.GET("/notifications/deliveries/:id", h.showDelivery)
+		merchant.POST("/notifications/deliveries/:id/redeliver", h.redeliver)
+	}
 	merchant.GET("/account", h.accountPage)
 	merchant.POST("/account/password", h.changePassword)
 
