@@ -58,12 +58,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return sandbox.Run(ctx, args, getenv, stdout, stderr)
 	case "user":
 		return userCommand(ctx, args, getenv, stdin, stdout, stderr)
+	case "endpoint":
+		return endpointCommand(ctx, args, getenv, stdout, stderr)
 	case "backup":
 		return backup(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args, getenv, stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (want serve, sandbox, user add, backup, or healthcheck)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, sandbox, user add, endpoint, backup, or healthcheck)", cmd)
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

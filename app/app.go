@@ -155,8 +155,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		a.Feeder = live.NewFeeder(a.Hub, a.DB, log.With("component", "live-feed"))
 		pub = a.Feeder
 	}
-	// Sandbox mode lets endpoints be on this machine: the shop being tried runs beside it.
-	policy := notify.Policy{AllowLoopback: cfg.Sandbox(), AllowPrivate: cfg.NotifyAllowPrivate}
+	policy := NotifyPolicy(cfg)
 	a.Sender = notify.NewSender(notify.SenderConfig{Policy: policy, Logger: log.With("component", "notify")}, a.DB)
 	a.Notify = notify.NewManager(a.DB, policy, nil, a.Sender.Wake)
 	pub = wakeSender{Publisher: pub, sender: a.Sender}
@@ -401,6 +400,9 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		if err := a.DB.ReleaseDeliveryLeases(workCtx); err != nil {
+			a.log.Error("release notification leases left by a previous process", "err", err)
+		}
 		a.Sender.Run(workCtx)
 	}()
 	if a.Feeder != nil {
@@ -500,4 +502,10 @@ type wakeSender struct {
 func (w wakeSender) Publish(u checkout.Update) {
 	w.Publisher.Publish(u)
 	w.sender.Wake()
+}
+
+// NotifyPolicy is where the shop's notification endpoints may be: sandbox mode lets them be on
+// this machine, since the shop being tried runs beside it.
+func NotifyPolicy(cfg Config) notify.Policy {
+	return notify.Policy{AllowLoopback: cfg.Sandbox(), AllowPrivate: cfg.NotifyAllowPrivate}
 }

@@ -22,7 +22,7 @@ type Notifications interface {
 	Delete(ctx context.Context, id int64) error
 	Endpoint(ctx context.Context, id int64) (notify.Endpoint, error)
 	Endpoints(ctx context.Context) ([]notify.Endpoint, error)
-	Deliveries(ctx context.Context, endpointID, before int64, limit int) ([]notify.Delivery, bool, error)
+	Deliveries(ctx context.Context, f notify.DeliveryFilter) ([]notify.Delivery, bool, error)
 	Delivery(ctx context.Context, id int64) (notify.Delivery, []notify.Attempt, error)
 	Redeliver(ctx context.Context, deliveryID int64) (notify.Delivery, error)
 }
@@ -116,8 +116,14 @@ func (h *Handlers) endpointPage(c echo.Context, status int, e notify.Endpoint, v
 	if v.Form.URL == "" && v.Form.Errors == nil {
 		v.Form = views.EndpointForm{URL: e.URL, Description: e.Description, Types: e.Types}
 	}
-	before, _ := strconv.ParseInt(c.QueryParam("before"), 10, 64)
-	ds, more, err := h.cfg.Notifications.Deliveries(c.Request().Context(), e.ID, before, 50)
+	f := notify.DeliveryFilter{EndpointID: e.ID, Limit: 50}
+	f.Before, _ = strconv.ParseInt(c.QueryParam("before"), 10, 64)
+	switch s := c.QueryParam("status"); s {
+	case notify.DeliveryPending, notify.DeliveryRetrying, notify.DeliverySucceeded, notify.DeliveryFailed:
+		f.Status = s
+	}
+	v.Status = f.Status
+	ds, more, err := h.cfg.Notifications.Deliveries(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,17 @@ const (
 	DeliveryPending   = "pending"
 	DeliverySucceeded = "succeeded"
 	DeliveryFailed    = "failed" // gave up after the last retry
+	// DeliveryRetrying is not stored: it selects pending deliveries that have failed before.
+	DeliveryRetrying = "retrying"
 )
+
+// DeliveryFilter selects an endpoint's deliveries for its log, newest first.
+type DeliveryFilter struct {
+	EndpointID int64
+	Status     string // a delivery status, DeliveryRetrying, or "" for all
+	Before     int64  // id cursor for paging; 0 for the newest
+	Limit      int
+}
 
 // Delivery is one message on its way to one endpoint, with the state of its attempts.
 type Delivery struct {
@@ -115,7 +125,7 @@ type ManagerStore interface {
 	Endpoints(ctx context.Context) ([]Endpoint, error)
 	UpdateEndpoint(ctx context.Context, id int64, fn func(*Endpoint) error) (Endpoint, error)
 	DeleteEndpoint(ctx context.Context, id int64) error
-	Deliveries(ctx context.Context, endpointID, before int64, limit int) ([]Delivery, bool, error)
+	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, bool, error)
 	Delivery(ctx context.Context, id int64) (Delivery, error)
 	Attempts(ctx context.Context, deliveryID int64) ([]Attempt, error)
 	Redeliver(ctx context.Context, deliveryID int64, at time.Time) (Delivery, error)
@@ -233,9 +243,9 @@ func (m *Manager) Endpoint(ctx context.Context, id int64) (Endpoint, error) {
 // Endpoints lists every endpoint, oldest first.
 func (m *Manager) Endpoints(ctx context.Context) ([]Endpoint, error) { return m.store.Endpoints(ctx) }
 
-// Deliveries lists an endpoint's deliveries, newest first, before the id cursor (0: newest).
-func (m *Manager) Deliveries(ctx context.Context, endpointID, before int64, limit int) ([]Delivery, bool, error) {
-	return m.store.Deliveries(ctx, endpointID, before, limit)
+// Deliveries lists an endpoint's deliveries that f selects, newest first.
+func (m *Manager) Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, bool, error) {
+	return m.store.Deliveries(ctx, f)
 }
 
 // Delivery returns one delivery with its attempts, or ENotFound.

@@ -120,8 +120,9 @@ func (s *Sender) Wake() {
 	}
 }
 
-// lease outlives the longest attempt, so a claim held by a live sender never expires under it.
-func (s *Sender) lease() time.Duration { return 4*s.cfg.Timeout + 10*time.Second }
+// lease outlives the longest attempt (the client's timeout bounds it), so a claim held by a live
+// sender never runs out under it; a dead sender's runs out soon after.
+func (s *Sender) lease() time.Duration { return s.cfg.Timeout + 10*time.Second }
 
 // Run delivers until ctx ends; attempts under way then are given back, untried or unrecorded,
 // and are made again later (delivery is at least once).

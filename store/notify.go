@@ -127,20 +127,29 @@ func scanDelivery(s scanner, extra ...any) (notify.Delivery, error) {
 	return d, err
 }
 
-// Deliveries lists an endpoint's deliveries, newest first, before the id cursor (0: the newest),
-// and reports whether older ones follow.
-func (db *DB) Deliveries(ctx context.Context, endpointID, before int64, limit int) ([]notify.Delivery, bool, error) {
-	if before <= 0 {
-		before = 1<<62 - 1
+// Deliveries lists an endpoint's deliveries that f selects, newest first, and reports whether
+// older ones follow.
+func (db *DB) Deliveries(ctx context.Context, f notify.DeliveryFilter) ([]notify.Delivery, bool, error) {
+	if f.Before <= 0 {
+		f.Before = 1<<62 - 1
+	}
+	where, args := `d.endpoint_id = ? AND d.id < ?`, []any{f.EndpointID, f.Before}
+	switch f.Status {
+	case "":
+	case notify.DeliveryRetrying:
+		where += ` AND d.status = 'pending' AND d.attempts > 0`
+	default:
+		where += ` AND d.status = ?`
+		args = append(args, f.Status)
 	}
 	ds, err := queryRows(ctx, db, db.q(`SELECT `+deliveryColumns+` FROM notify_deliveries d
-		JOIN notify_messages m ON m.id = d.message_id WHERE d.endpoint_id = ? AND d.id < ?
-		ORDER BY d.id DESC LIMIT ?`), []any{endpointID, before, limit + 1},
+		JOIN notify_messages m ON m.id = d.message_id WHERE `+where+`
+		ORDER BY d.id DESC LIMIT ?`), append(args, f.Limit+1),
 		func(s scanner) (notify.Delivery, error) { return scanDelivery(s) })
 	if err != nil {
 		return nil, false, err
 	}
-	ds, more := cut(ds, limit)
+	ds, more := cut(ds, f.Limit)
 	return ds, more, nil
 }
 
@@ -283,6 +292,20 @@ func (db *DB) FinishDelivery(ctx context.Context, j notify.Job, o notify.Outcome
 			_, err = tx.ExecContext(ctx, db.q(`UPDATE notify_endpoints SET failing_since = ? WHERE id = ? AND failing_since = ''`),
 				formatTime(a.At), j.Endpoint.ID)
 		}
+		return err
+	})
+}
+
+// ReleaseDeliveryLeases ends every claim. Only for SQLite, at start: one process owns that
+// database, so a lease found then was held by a process that died (kill -9, a crash), and its
+// deliveries need not wait for the lease to run out. On PostgreSQL other instances hold live
+// leases, and a dead one's run out by themselves; it does nothing there.
+func (db *DB) ReleaseDeliveryLeases(ctx context.Context) error {
+	if db.pg != nil {
+		return nil
+	}
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE notify_deliveries SET lease_until = '', lease_token = '' WHERE lease_token <> ''`)
 		return err
 	})
 }

@@ -40,7 +40,7 @@ func mustEndpoint(tb testing.TB, db *store.DB, enabled bool, types ...string) no
 
 func deliveryTypes(tb testing.TB, db *store.DB, endpointID int64) []string {
 	tb.Helper()
-	ds, _, err := db.Deliveries(context.Background(), endpointID, 0, 100)
+	ds, _, err := db.Deliveries(context.Background(), notify.DeliveryFilter{EndpointID: endpointID, Limit: 100})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -36,6 +36,7 @@ type EndpointView struct {
 	Deliveries []notify.Delivery
 	More       bool
 	NextBefore int64
+	Status     string // the delivery log's filter
 	Now        time.Time
 }
 
@@ -107,5 +108,9 @@ func attemptStatus(a notify.Attempt) string {
 }
 
 func nextDeliveriesURL(v EndpointView) string {
-	return endpointPath(v.Endpoint.ID) + "?before=" + strconv.FormatInt(v.NextBefore, 10)
+	return endpointPath(v.Endpoint.ID) + "?status=" + v.Status + "&before=" + strconv.FormatInt(v.NextBefore, 10)
 }
+
+// deliveryFilters are the delivery log's filters: value and label.
+var deliveryFilters = [][2]string{{"", "All"}, {notify.DeliveryPending, "Not yet sent"}, {notify.DeliveryRetrying, "Retrying"},
+	{notify.DeliverySucceeded, "Delivered"}, {notify.DeliveryFailed, "Failed"}}
