@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -205,6 +206,17 @@ func TestDeliverOutcomes(t *testing.T) {
 	}
 	if o := s.Deliver(ctx, job(srv.URL+"/slow", 0)); o.Status != notify.DeliveryPending || o.Attempt.Status != 0 || !strings.Contains(o.Attempt.Error, "time") {
 		t.Errorf("no answer in time: %+v", o)
+	}
+	// Down: nothing listens on the port any more.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	down := "http://" + ln.Addr().String() + "/hook"
+	ln.Close()
+	if o := s.Deliver(ctx, job(down, 0)); o.Status != notify.DeliveryPending || o.Attempt.Status != 0 || !strings.Contains(o.Attempt.Error, "connect") {
+		t.Errorf("a receiver that is down: %+v, want a retry saying it could not connect", o)
+	}
+	// A name that does not resolve (RFC 6761 reserves .invalid): a failure, retried.
+	if o := s.Deliver(ctx, job("http://shop.invalid/hook", 0)); o.Status != notify.DeliveryPending || o.Attempt.Error == "" {
+		t.Errorf("a name that does not resolve: %+v, want a retry", o)
 	}
 	failing := job(srv.URL+"/500", 3)
 	failing.Endpoint.FailingSince = now.Add(-6 * 24 * time.Hour)
