@@ -41,7 +41,15 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	assets.GET("/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(static.Files))))
 
 	// Banq's webhooks: HMAC instead of CSRF; the body limit is enforced inside, before reading.
-	e.POST("/webhooks/banq", h.webhook)
+	// Listed in full so that no request under /webhooks/ falls through to the merchant's
+	// catch-all routes and their session and CSRF machinery. A trailing slash, an easy slip when
+	// the URL is registered, is the same URL; other methods are told which one to use.
+	webhooks := e.Group("/webhooks")
+	for _, path := range []string{"/banq", "/banq/"} {
+		webhooks.Any(path, onlyPost)
+		webhooks.POST(path, h.webhook)
+	}
+	webhooks.Any("/*", echo.NotFoundHandler)
 
 	// The customer's page and its stream: the token is the only key.
 	e.GET("/pay/:token", h.payPage, noReferrer)
@@ -133,6 +141,12 @@ func fetchMetadata(next echo.HandlerFunc) echo.HandlerFunc {
 		r.Header.Del(echo.HeaderSecFetchSite)
 		return next(c)
 	}
+}
+
+// onlyPost answers a method the route does not take: 405, naming the one it does.
+func onlyPost(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderAllow, http.MethodPost)
+	return echo.NewHTTPError(http.StatusMethodNotAllowed, "use POST")
 }
 
 // noStore keeps the merchant's pages out of caches: after sign-out, Back shows nothing.
