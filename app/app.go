@@ -183,6 +183,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		Ready:          a.ready,
 		Heartbeat:      cfg.Heartbeat,
 		Metrics:        a.metricsOnMain(),
+		Operator:       metrics.BearerToken(cfg.MetricsToken),
 		Observer:       a.Metrics,
 		Logger:         log,
 		Brand:          brand,

@@ -79,6 +79,9 @@ type Config struct {
 	Heartbeat      time.Duration // SSE comment interval; 20s
 	Ready          func(ctx context.Context) error
 	Metrics        http.Handler // served at /metrics when set (it checks its own bearer token)
+	// Operator reports whether a request comes from an operator (it carries the metrics token):
+	// only they are told why /readyz is not ready. Nil: nobody is, the log says it.
+	Operator func(*http.Request) bool
 	Observer       Observer     // records requests and webhooks for metrics; nil records nothing
 	Logger         *slog.Logger
 	Now            func() time.Time
@@ -142,6 +145,9 @@ func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
 	}
 	if cfg.Ready == nil {
 		cfg.Ready = func(context.Context) error { return nil }
+	}
+	if cfg.Operator == nil {
+		cfg.Operator = func(*http.Request) bool { return false }
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = noObserver{}
