@@ -81,13 +81,13 @@ type Config struct {
 	Metrics        http.Handler // served at /metrics when set (it checks its own bearer token)
 	// Operator reports whether a request comes from an operator (it carries the metrics token):
 	// only they are told why /readyz is not ready. Nil: nobody is, the log says it.
-	Operator func(*http.Request) bool
-	Observer       Observer     // records requests and webhooks for metrics; nil records nothing
-	Logger         *slog.Logger
-	Now            func() time.Time
-	Brand          Brand         // logo and accent colour of the customer pages
-	WebhookURL     string        // where Banq is told to send webhooks, for the broken-webhooks banner
-	OrderTTL       time.Duration // the new-order form's default time to pay; 30m
+	Operator   func(*http.Request) bool
+	Observer   Observer // records requests and webhooks for metrics; nil records nothing
+	Logger     *slog.Logger
+	Now        func() time.Time
+	Brand      Brand         // logo and accent colour of the customer pages
+	WebhookURL string        // where Banq is told to send webhooks, for the broken-webhooks banner
+	OrderTTL   time.Duration // the new-order form's default time to pay; 30m
 }
 
 // Handlers serves the checkout over HTTP.
