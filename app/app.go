@@ -277,7 +277,7 @@ func (a *App) notConnected() error {
 	if p := a.connectErr.Load(); p != nil {
 		return *p
 	}
-	return errors.New("Banq has not been asked yet")
+	return errors.New("not asked yet who the Banq user is")
 }
 
 // registerWebhook learns the merchant's account space and banq and points Banq's webhooks at us.

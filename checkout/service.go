@@ -52,10 +52,10 @@ type Publisher interface {
 
 // Config tunes the service; zero values take the defaults.
 type Config struct {
-	MerchantBanq   string        // the destination banq of every payment
+	MerchantBanq string // the destination banq of every payment
 	// NotConnected, when set, says why the destination banq is not known yet (Banq's users/me
 	// failed or was unusable), so that an order waiting for it tells the merchant the reason.
-	NotConnected func() error
+	NotConnected   func() error
 	CreateTimeout  time.Duration // bound on the create call made while the merchant waits; 15s
 	RecoverAfter   time.Duration // a create not confirmed by then is retried with the same key; 10s
 	ReconcileAfter time.Duration // Banq is asked about an order this long after its last news; 30s
