@@ -1157,13 +1157,16 @@ func TestUserTextIsEscaped(t *testing.T) {
 	t.Parallel()
 	a := start(t, apptest.Options{})
 	m := a.SignIn(t)
-	payers := a.PayerBanqs(t)
 	const desc = `<script>alert("d")</script><img src=x onerror=alert(1)> & "quoted" 'single'`
 	const name = `<b onmouseover=alert(2)>Mallory</b><script src=//evil.example/x.js></script>`
-	// The last payer is not on the form's first page of banqs, so the posted name is kept.
-	customer := payers[len(payers)-1].GUID
+	// The payer's name comes from Banq's directory (see TestPayerIsABanqGUIDNamedByBanq), where
+	// anyone can choose their own.
+	payer, err := a.Sandbox.AddPayer(context.Background(), name, "@mallory")
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := m.PostForm(t, "/orders/new", "/orders", url.Values{
-		"amount": {"9.99"}, "description": {desc}, "customer": {customer}, "customer_name": {name},
+		"amount": {"9.99"}, "description": {desc}, "customer": {payer.GUID},
 	})
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("create order: got %d, want 303: %s", r.Status, r.Body)

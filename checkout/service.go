@@ -227,7 +227,7 @@ func ParseNewOrder(amount, description, customerBanq, customerName string) (NewO
 	switch {
 	case n.CustomerBanq == "":
 		fields["customer"] = "Choose the customer's banq."
-	case len(n.CustomerBanq) > 100 || len([]rune(n.CustomerName)) > MaxName:
+	case !isGUID(n.CustomerBanq) || len([]rune(n.CustomerName)) > MaxName:
 		fields["customer"] = "That customer is not valid; choose again."
 	}
 	if n.CustomerName == "" {
@@ -237,6 +237,13 @@ func ParseNewOrder(amount, description, customerBanq, customerName string) (NewO
 		return n, &Error{Code: EInvalid, Message: "Please correct the highlighted fields.", Fields: fields}
 	}
 	return n, nil
+}
+
+// isGUID reports whether s is a GUID as Banq writes them: 36 characters, hex digits in groups
+// of 8-4-4-4-12 (uuid.Parse alone would also take braces, a urn: prefix and no hyphens).
+func isGUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
 }
 
 func newToken() string {
