@@ -535,6 +535,11 @@ func TestCSRF(t *testing.T) {
 		{"non-browser claiming none, no token", order(""), map[string]string{"Sec-Fetch-Site": "none"}},
 		{"non-browser claiming same-origin, echo's dummy token", order("_echo_csrf_using_sec_fetch_site_"), map[string]string{"Sec-Fetch-Site": "same-origin"}},
 		{"wrong token in the header", order(""), map[string]string{"X-CSRF-Token": other}},
+		// Browsers without Fetch Metadata still send Origin: a foreign one is refused whatever
+		// the token (http.CrossOriginProtection).
+		{"foreign Origin with the right token", order(token), map[string]string{"Origin": "https://evil.example"}},
+		{"foreign Origin, same host on another port, with the right token", order(token), map[string]string{"Origin": "http://127.0.0.1:1"}},
+		{"Origin null with the right token", order(token), map[string]string{"Origin": "null"}},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
@@ -587,8 +592,11 @@ func TestCSRF(t *testing.T) {
 	if r := post(t, m.Client, order(""), map[string]string{"X-CSRF-Token": token, "Sec-Fetch-Site": "same-origin"}); r.Status != http.StatusSeeOther {
 		t.Fatalf("with the header token from the same origin: got %d, want 303", r.Status)
 	}
-	if n := countOrders(t, a); n != 2 {
-		t.Fatalf("got %d orders, want 2", n)
+	if r := post(t, m.Client, order(token), map[string]string{"Origin": a.URL}); r.Status != http.StatusSeeOther {
+		t.Fatalf("with the form token and the app's own Origin: got %d, want 303", r.Status)
+	}
+	if n := countOrders(t, a); n != 3 {
+		t.Fatalf("got %d orders, want 3", n)
 	}
 }
 
