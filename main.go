@@ -66,12 +66,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		cmd, args = args[0], args[1:]
 	}
 	err := dispatch(ctx, cmd, args, getenv, stdin, stdout, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+	if !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	// Asked for help: not a failure. A subcommand with flags of its own has listed them.
+	switch cmd {
+	case "", "serve", "help":
 		fmt.Fprint(stdout, usage)
 		app.WriteUsage(stdout)
-		return nil
 	}
-	return err
+	return nil
 }
 
 func dispatch(ctx context.Context, cmd string, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
