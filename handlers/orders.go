@@ -108,7 +108,7 @@ func (h *Handlers) createOrder(c echo.Context) error {
 		return h.orderFormError(c, v, err)
 	}
 	// The payer's name is Banq's, never the form's.
-	name, found, err := h.payerName(ctx, v, n.CustomerBanq)
+	payer, found, err := h.payer(ctx, v, n.CustomerBanq)
 	switch {
 	case err != nil:
 		// Banq's directory is away: the order is kept, named by its GUID; sending it waits
@@ -118,12 +118,16 @@ func (h *Handlers) createOrder(c echo.Context) error {
 		return h.orderFormError(c, v, &checkout.Error{Code: checkout.EInvalid, Message: "Please correct the highlighted fields.",
 			Fields: map[string]string{"customer": "Banq's directory has no such banq; search for the customer again."}})
 	}
+	name := payer.Name
 	if len([]rune(name)) > checkout.MaxName {
 		name = string([]rune(name)[:checkout.MaxName])
 	}
 	v.CustomerName = name
-	if name != "" {
-		n.CustomerName = name
+	if found {
+		n.CustomerBanq = payer.GUID
+		if name != "" {
+			n.CustomerName = name
+		}
 	}
 	n.TTL = ttl
 	n.CreatedBy = u.ID
@@ -137,14 +141,18 @@ func (h *Handlers) createOrder(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/orders/"+itoa(o.ID))
 }
 
-// payerName returns the name Banq's directory gives the banq guid: from the page of the form
-// (v.Banqs), else from the first pages of the form's search, else of the whole directory. found
-// is false when Banq answered and has no such banq.
-func (h *Handlers) payerName(ctx context.Context, v views.NewOrderView, guid string) (name string, found bool, err error) {
+// payer returns the banq guid as Banq's directory has it, name included: from the page of the
+// form (v.Banqs), else from the first pages of the form's search, else of the whole directory.
+// found is false when Banq answered and has no such banq; err when it could not be asked.
+func (h *Handlers) payer(ctx context.Context, v views.NewOrderView, guid string) (b banq.Banq, found bool, err error) {
 	for _, b := range v.Banqs {
 		if strings.EqualFold(b.GUID, guid) {
-			return b.Name, true, nil
+			return b, true, nil
 		}
+	}
+	if v.BanqError != "" {
+		// It just failed to list the form's page: the merchant should not wait for it again.
+		return banq.Banq{}, false, errors.New("the directory of banqs did not answer")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -157,11 +165,11 @@ func (h *Handlers) payerName(ctx context.Context, v views.NewOrderView, guid str
 		for page := 1; page <= maxPages; page++ {
 			res, err := h.banqs.Banqs(ctx, banq.BanqQuery{Search: search, Page: page, PageSize: pageSize})
 			if err != nil {
-				return "", false, err
+				return banq.Banq{}, false, err
 			}
 			for _, b := range res.Data {
 				if strings.EqualFold(b.GUID, guid) {
-					return b.Name, true, nil
+					return b, true, nil
 				}
 			}
 			if page >= res.Meta.PageCount || len(res.Data) == 0 {
@@ -169,7 +177,7 @@ func (h *Handlers) payerName(ctx context.Context, v views.NewOrderView, guid str
 			}
 		}
 	}
-	return "", false, nil
+	return banq.Banq{}, false, nil
 }
 
 // orderFormError shows the form again with everything the merchant typed and what to fix.
