@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -250,12 +251,8 @@ func WriteUsage(w io.Writer) {
 	fs.PrintDefaults()
 	fmt.Fprintln(w, "\nEnvironment:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, s := range settings {
-		def := s.def
-		if def == "" {
-			def = "-"
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.env, def, s.help)
+	for _, v := range Variables() {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, cmp.Or(v.Default, "-"), v.Help)
 	}
 	tw.Flush()
 }
