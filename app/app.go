@@ -58,6 +58,7 @@ type App struct {
 	workerRunning atomic.Bool
 	httpClient    *http.Client
 	merchantBanq  atomic.Pointer[string] // learnt from Banq at start, or later if Banq was away
+	connectErr    atomic.Pointer[error]  // why the last attempt to learn it failed; nil once it succeeded
 
 	readyMu  sync.Mutex
 	readyAt  time.Time
@@ -134,7 +135,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		return nil, err
 	}
 
-	if err := a.registerWebhook(ctx, secret); err != nil {
+	if err := a.connect(ctx, secret); err != nil {
 		if !cfg.Sandbox() {
 			// Real Banq may be briefly away: keep trying in the background; /readyz tells.
 			log.Error("register webhook with Banq; retrying in the background", "err", err)
@@ -153,6 +154,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 	}
 	a.Service = checkout.New(checkout.Config{
 		MerchantBanq:   a.merchant(),
+		NotConnected:   a.notConnected,
 		CreateTimeout:  cfg.CreateTimeout,
 		RecoverAfter:   cfg.RecoverAfter,
 		ReconcileAfter: cfg.ReconcileAfter,
@@ -183,6 +185,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		Ready:          a.ready,
 		Heartbeat:      cfg.Heartbeat,
 		Metrics:        a.metricsOnMain(),
+		Operator:       metrics.BearerToken(cfg.MetricsToken),
 		Observer:       a.Metrics,
 		Logger:         log,
 		Brand:          brand,
@@ -255,6 +258,28 @@ func (a *App) sessionKeys(ctx context.Context) ([][]byte, error) {
 	return keys, nil
 }
 
+// connect is registerWebhook, remembering why it failed for notConnected.
+func (a *App) connect(ctx context.Context, secret string) error {
+	err := a.registerWebhook(ctx, secret)
+	if err != nil {
+		a.connectErr.Store(&err)
+	} else {
+		a.connectErr.Store(nil)
+	}
+	return err
+}
+
+// notConnected says why the merchant's banq is not known yet; nil once it is.
+func (a *App) notConnected() error {
+	if a.merchant() != "" {
+		return nil
+	}
+	if p := a.connectErr.Load(); p != nil {
+		return *p
+	}
+	return errors.New("not asked yet who the Banq user is")
+}
+
 // registerWebhook learns the merchant's account space and banq and points Banq's webhooks at us.
 func (a *App) registerWebhook(ctx context.Context, secret string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -315,7 +340,7 @@ func (a *App) registerLater(ctx context.Context, secret string) {
 			return
 		case <-time.After(d):
 		}
-		if err := a.registerWebhook(ctx, secret); err == nil {
+		if err := a.connect(ctx, secret); err == nil {
 			return
 		} else {
 			a.log.Error("register webhook with Banq", "err", err)

@@ -39,14 +39,7 @@ func (s *Service) Wake() {
 // pending and is processed after a restart.
 func (s *Service) Process(ctx context.Context, w InboxWebhook) (InboxWebhook, error) {
 	cause := Cause{Kind: EventWebhook, WebhookID: w.ID, Resource: w.ResourceType, Action: w.Action}
-	var up Update
-	var err error
-	switch w.ResourceType {
-	case banq.ResourceTransaction:
-		up, err = s.syncTransaction(ctx, w.ResourceID, cause)
-	default:
-		up, err = s.SyncPayment(ctx, w.ResourceID, cause)
-	}
+	up, err := s.syncWebhook(ctx, w, cause)
 	if ctx.Err() != nil {
 		return w, ctx.Err()
 	}
@@ -55,6 +48,11 @@ func (s *Service) Process(ctx context.Context, w InboxWebhook) (InboxWebhook, er
 	switch {
 	case err == nil:
 		w.Status, w.Error, w.OrderID, w.ProcessedAt = WebhookApplied, "", up.Order.ID, now
+	case errors.Is(err, errUnknownResource):
+		w.Status, w.Error, w.ProcessedAt = WebhookIgnored, err.Error(), now
+		s.log.Info("webhook ignored: unknown resource type", "webhook_id", w.ID,
+			"resource_type", w.ResourceType, "action", w.Action)
+		return w, nil
 	case notOurs(err) && w.Attempts >= 3:
 		// Banq may answer a webhook's resource a moment late; after a few tries it is not ours.
 		w.Status, w.Error, w.ProcessedAt = WebhookIgnored, err.Error(), now

@@ -79,12 +79,15 @@ type Config struct {
 	Heartbeat      time.Duration // SSE comment interval; 20s
 	Ready          func(ctx context.Context) error
 	Metrics        http.Handler // served at /metrics when set (it checks its own bearer token)
-	Observer       Observer     // records requests and webhooks for metrics; nil records nothing
-	Logger         *slog.Logger
-	Now            func() time.Time
-	Brand          Brand         // logo and accent colour of the customer pages
-	WebhookURL     string        // where Banq is told to send webhooks, for the broken-webhooks banner
-	OrderTTL       time.Duration // the new-order form's default time to pay; 30m
+	// Operator reports whether a request comes from an operator (it carries the metrics token):
+	// only they are told why /readyz is not ready. Nil: nobody is, the log says it.
+	Operator   func(*http.Request) bool
+	Observer   Observer // records requests and webhooks for metrics; nil records nothing
+	Logger     *slog.Logger
+	Now        func() time.Time
+	Brand      Brand         // logo and accent colour of the customer pages
+	WebhookURL string        // where Banq is told to send webhooks, for the broken-webhooks banner
+	OrderTTL   time.Duration // the new-order form's default time to pay; 30m
 }
 
 // Handlers serves the checkout over HTTP.
@@ -142,6 +145,9 @@ func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
 	}
 	if cfg.Ready == nil {
 		cfg.Ready = func(context.Context) error { return nil }
+	}
+	if cfg.Operator == nil {
+		cfg.Operator = func(*http.Request) bool { return false }
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = noObserver{}

@@ -93,6 +93,10 @@ func (h *Handlers) healthz(c echo.Context) error {
 func (h *Handlers) readyz(c echo.Context) error {
 	if err := h.cfg.Ready(c.Request().Context()); err != nil {
 		h.log.WarnContext(c.Request().Context(), "not ready", "err", err)
+		// The reason names hosts, accounts and Banq's own words: not for strangers.
+		if !h.cfg.Operator(c.Request()) {
+			return c.String(http.StatusServiceUnavailable, "not ready")
+		}
 		return c.String(http.StatusServiceUnavailable, "not ready: "+err.Error())
 	}
 	return c.String(http.StatusOK, "ready")
