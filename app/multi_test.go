@@ -4,11 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/banq-checkout/checkout/app"
 	"github.com/banq-checkout/checkout/app/apptest"
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/banq/sandbox"
@@ -294,4 +297,22 @@ func claimed(t *testing.T, admin *sql.DB, id string) bool {
 	var free int
 	tx.QueryRow(`SELECT count(*) FROM (SELECT id FROM webhooks WHERE id = $1 FOR UPDATE SKIP LOCKED) f`, id).Scan(&free)
 	return pending == 1 && free == 0
+}
+
+// Failed sign-ins are counted where every instance sees them: after five at instance A, the
+// account is locked at that address on instance B too.
+func TestTwoInstancesShareSignInFailures(t *testing.T) {
+	a, b, _ := pair(t)
+	signIn := func(inst *apptest.App, password string) int {
+		m := inst.NewMerchant()
+		return m.PostForm(t, "/login", "/login", url.Values{"email": {app.DemoEmail}, "password": {password}}).Status
+	}
+	for i := 0; i < 5; i++ {
+		if got := signIn(a, "guess-"+strconv.Itoa(i)); got != http.StatusUnauthorized {
+			t.Fatalf("failure %d at A: got %d, want 401", i+1, got)
+		}
+	}
+	if got := signIn(b, a.DemoPassword(t)); got != http.StatusTooManyRequests {
+		t.Fatalf("at B after 5 failures at A: got %d, want 429 (the account is locked at this address)", got)
+	}
 }

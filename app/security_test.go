@@ -748,14 +748,15 @@ func TestSignInBruteForceIsLimited(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		wantRefused(t, signIn(t, app.DemoEmail, "guess-"+strconv.Itoa(i), nil), http.StatusUnauthorized, "The email or password is wrong.")
 	}
-	// The account is locked for a while: even the right password is refused, and the page says why.
+	// The account is locked here for a while: even the right password is refused, and the page
+	// says why.
 	r := signIn(t, strings.ToUpper(app.DemoEmail), password, nil)
 	wantRefused(t, r, http.StatusTooManyRequests, "Too many failed sign-ins")
-	if got := apptest.Text(r.Body, "login-error"); !strings.Contains(got, "Try again in 15 minutes") {
-		t.Errorf("message %q, want it to say when to try again (15 minutes)", got)
+	if got := apptest.Text(r.Body, "login-error"); !strings.Contains(got, "Try again in 1 minute") {
+		t.Errorf("message %q, want it to say when to try again (1 minute)", got)
 	}
-	if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 15*60 {
-		t.Errorf("Retry-After %q, want 1..900 seconds", r.Header.Get("Retry-After"))
+	if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
+		t.Errorf("Retry-After %q, want 1..60 seconds", r.Header.Get("Retry-After"))
 	}
 
 	// The address: 3 more failures on other accounts make 8, the lowered per-address limit.
@@ -770,6 +771,47 @@ func TestSignInBruteForceIsLimited(t *testing.T) {
 	clk.Add(15*time.Minute + time.Second)
 	if r := signIn(t, app.DemoEmail, password, nil); r.Status != http.StatusSeeOther {
 		t.Fatalf("after the window: got %d, want 303 (signed in)", r.Status)
+	}
+}
+
+// A stranger guessing the owner's password from another address does not lock the owner out;
+// the stranger's own lock grows with each further failure.
+func TestSignInLockoutIsPerAccountAndAddress(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	_, loopback, _ := net.ParseCIDR("127.0.0.1/32")
+	a := start(t, apptest.Options{Config: func(c *app.Config) {
+		c.Now = clk.Now
+		c.TrustedProxies = []*net.IPNet{loopback}
+	}})
+	password := a.DemoPassword(t)
+	signIn := func(client, password string) reply {
+		m := a.NewMerchant()
+		token := m.CSRF(t, "/login")
+		req := newRequest(t, http.MethodPost, a.URL+"/login", url.Values{"email": {app.DemoEmail}, "password": {password}, "_csrf": {token}})
+		req.Header.Set("X-Forwarded-For", client)
+		return do(t, m.Client, req)
+	}
+	const stranger, owner = "203.0.113.66", "198.51.100.7"
+	for i := 0; i < 5; i++ {
+		if got := signIn(stranger, "guess-"+strconv.Itoa(i)).Status; got != http.StatusUnauthorized {
+			t.Fatalf("stranger's failure %d: got %d, want 401", i+1, got)
+		}
+	}
+	if got := signIn(stranger, password).Status; got != http.StatusTooManyRequests {
+		t.Fatalf("stranger after 5 failures, right password: got %d, want 429", got)
+	}
+	if got := signIn(owner, password).Status; got != http.StatusSeeOther {
+		t.Fatalf("the owner from elsewhere after a stranger's 5 failures: got %d, want 303 (signed in)", got)
+	}
+	// Growing delays: 1 minute, then 2 after one more failure.
+	clk.Add(time.Minute + time.Second)
+	if got := signIn(stranger, "guess-again").Status; got != http.StatusUnauthorized {
+		t.Fatalf("stranger after the first lock: got %d, want 401", got)
+	}
+	r := signIn(stranger, password)
+	if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); r.Status != http.StatusTooManyRequests || err != nil || ra <= 60 || ra > 120 {
+		t.Fatalf("stranger after a 6th failure: got %d with Retry-After %q, want 429 with 61..120 seconds", r.Status, r.Header.Get("Retry-After"))
 	}
 }
 

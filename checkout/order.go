@@ -181,6 +181,13 @@ type User struct {
 	PasswordChangedAt time.Time
 }
 
+// SignInFailures is the failed sign-ins counted under one key (a client address, or an account
+// and address together): how many, and when the last one was.
+type SignInFailures struct {
+	Count int
+	Last  time.Time
+}
+
 // Session is a signed-in browser, kept server-side so that sign-out ends it for good.
 type Session struct {
 	ID        string

@@ -40,6 +40,9 @@ type Store interface {
 	ListWebhooks(ctx context.Context, f checkout.WebhookFilter) ([]checkout.InboxWebhook, bool, error)
 	RejectedWebhooks(ctx context.Context, limit int) ([]checkout.RejectedWebhook, error)
 	Webhook(ctx context.Context, id string) (checkout.InboxWebhook, error)
+	SignInFailures(ctx context.Context, key string, since time.Time) (checkout.SignInFailures, error)
+	AddSignInFailure(ctx context.Context, now, since time.Time, keys ...string) ([]checkout.SignInFailures, error)
+	ClearSignInFailures(ctx context.Context, key string) error
 }
 
 // Checkout is the domain service the handlers drive (checkout.Service implements it).
@@ -71,7 +74,7 @@ type Config struct {
 	WebhookRate    Rate          // webhooks per source address; 100/s, burst 500
 	WebhookBadRate Rate          // webhooks failing the signature check per source address; 20/min, burst 20
 	TrustedProxies []*net.IPNet  // peers whose X-Forwarded-For names the client; none: the peer is the client
-	SignInLimits   SignInLimits  // failed sign-ins per address and per account
+	SignInLimits   SignInLimits  // failed sign-ins per address and per account at an address
 	PasswordCost   int           // bcrypt cost of new password hashes and of the dummy one; bcrypt.DefaultCost
 	SessionKeys    [][]byte      // hash/block key pairs, newest first (rotation)
 	IdleTimeout    time.Duration // a session unused this long ends; 2h
@@ -152,7 +155,7 @@ func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
 	if len(cfg.SessionKeys) > 2 {
 		h.current = h.newCookieStore(cfg.SessionKeys[:2]...)
 	}
-	h.limiter = newAttemptLimiter(cfg.Now, cfg.SignInLimits)
+	h.limiter = newAttemptLimiter(st, cfg.Now, cfg.SignInLimits)
 	h.hooks, h.badHooks = newBuckets(cfg.WebhookRate), newBuckets(cfg.WebhookBadRate)
 	h.dummyHash = newDummyHash(cfg.PasswordCost)
 	return h
