@@ -158,6 +158,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		ReconcileAfter: cfg.ReconcileAfter,
 		OrderTTL:       cfg.OrderTTL,
 		WebhookGap:     cfg.WebhookGap,
+		WebhookLease:   cfg.WebhookLease,
 		Logger:         log,
 		ObserveWebhook: a.Metrics.WebhookProcessed,
 	}, a.DB, a.Banq, pub)

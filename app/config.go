@@ -63,6 +63,7 @@ type Config struct {
 	SignInLimits   handlers.SignInLimits
 	PasswordCost   int              // bcrypt cost of new hashes (the demo login's too); bcrypt.DefaultCost
 	Now            func() time.Time // the handlers' clock (sessions, sign-in and webhook limits)
+	WebhookLease   time.Duration    // a webhook claimed by an instance that died is taken over after this; 15s
 }
 
 // Sandbox reports whether the app runs on the built-in sandbox: it does unless Banq
