@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/ingest"
 )
 
 // Store is what the checkout needs from persistence (store.DB implements it).
@@ -71,6 +72,9 @@ type Config struct {
 	// ObserveWebhook, when set, is called after each attempt of the worker at an inbox webhook
 	// with the webhook as the attempt left it and how long the attempt took (metrics).
 	ObserveWebhook func(w InboxWebhook, took time.Duration)
+	// Ingest is the deliveries being received, which the worker lets go first (the HTTP side
+	// marks them); nil paces nothing.
+	Ingest *ingest.Gate
 }
 
 func (c *Config) defaults() {
@@ -119,7 +123,6 @@ type Service struct {
 	seed     maphash.Seed
 
 	health webhookHealth
-	ingest ingestGate
 }
 
 // New returns a service over its collaborators.

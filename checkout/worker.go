@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/ingest"
 )
 
 // Receive stores a verified, parsed webhook in the inbox and wakes the worker. It reports false
@@ -120,7 +121,7 @@ func (s *Service) RunWorkerUntil(ctx, abort context.Context) error {
 		default:
 			return false
 		}
-		s.waitIngestIdle(ctx, maxIngestDefer)
+		s.cfg.Ingest.WaitIdle(ctx, ingest.MaxDefer)
 		c, err := s.store.ClaimWebhook(ctx, s.now(), s.cfg.WebhookLease)
 		if err != nil || c == nil {
 			<-sem

@@ -19,6 +19,7 @@ import (
 
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/ingest"
 	"github.com/banq-checkout/checkout/live"
 	"github.com/banq-checkout/checkout/views"
 )
@@ -50,7 +51,6 @@ type Checkout interface {
 	CreateOrder(ctx context.Context, n checkout.NewOrder) (checkout.Order, error)
 	RetryCreate(ctx context.Context, id int64) (checkout.Order, error)
 	Receive(ctx context.Context, w banq.Webhook, body []byte) (bool, error)
-	Ingesting() (done func())
 	CancelOrder(ctx context.Context, id int64, by string) (checkout.Order, error)
 	Reprocess(ctx context.Context, webhookID string) (checkout.InboxWebhook, error)
 	RejectWebhook(ctx context.Context, r checkout.RejectedWebhook) error
@@ -80,6 +80,7 @@ type Config struct {
 	IdleTimeout    time.Duration // a session unused this long ends; 2h
 	SessionMaxAge  time.Duration // a session ends this long after sign-in; 12h
 	Heartbeat      time.Duration // SSE comment interval; 20s
+	Ingest         *ingest.Gate  // marks webhook deliveries received, for the worker's pacing; nil marks nothing
 	Ready          func(ctx context.Context) error
 	Metrics        http.Handler // served at /metrics when set (it checks its own bearer token)
 	Observer       Observer     // records requests and webhooks for metrics; nil records nothing

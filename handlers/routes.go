@@ -41,7 +41,8 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	assets.GET("/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(static.Files))))
 
 	// Banq's webhooks: HMAC instead of CSRF; the body limit is enforced inside, before reading.
-	e.POST("/webhooks/banq", h.webhook)
+	// Each delivery, once received, is marked for the worker's pacing.
+	e.POST("/webhooks/banq", h.webhook, markReceived(h.cfg.Ingest))
 
 	// The customer's page and its stream: the token is the only key.
 	e.GET("/pay/:token", h.payPage, noReferrer)

@@ -23,7 +23,6 @@ import (
 // retries a webhook it was not given a 2xx for, and the reconciler asks Banq about any order
 // that stays without news.
 func (h *Handlers) webhook(c echo.Context) error {
-	defer h.checkout.Ingesting()()
 	r := c.Request()
 	ctx := r.Context()
 	ip, now := c.RealIP(), h.cfg.Now()
