@@ -187,6 +187,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		Now:            cfg.Now,
 		Ready:          a.ready,
 		Heartbeat:      cfg.Heartbeat,
+		StreamLimits:   cfg.StreamLimits,
 		Ingest:         gate,
 		Metrics:        a.metricsOnMain(),
 		Observer:       a.Metrics,

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,6 +54,9 @@ type Config struct {
 	LogFormat         string        // CHECKOUT_LOG_FORMAT: json, text, or "" for text on a terminal
 	LogLevel          string        // CHECKOUT_LOG_LEVEL
 
+	// CHECKOUT_SSE_MAX_PER_ADDRESS, CHECKOUT_SSE_MAX_PER_LINK: live streams at once.
+	StreamLimits handlers.StreamLimits
+
 	MetricsAddr    string       // CHECKOUT_METRICS_ADDR: /metrics on a listener of its own; "" (or "off") for none
 	MetricsToken   string       // CHECKOUT_METRICS_TOKEN: bearer token /metrics requires; also serves it on Addr
 	TrustedProxies []*net.IPNet // CHECKOUT_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
@@ -95,6 +99,18 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		}
 		return d
 	}
+	count := func(name string, def int) int {
+		v := env(name, "")
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Sprintf("%s=%q is not a whole number of at least 1", name, v))
+			return def
+		}
+		return n
+	}
 	fs := flag.NewFlagSet("checkout", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", env("CHECKOUT_ADDR", ":8080"), "listen address (CHECKOUT_ADDR)")
@@ -130,6 +146,8 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	c.ShutdownTimeout = dur("CHECKOUT_SHUTDOWN_TIMEOUT", 10*time.Second)
 	c.Heartbeat = dur("CHECKOUT_SSE_HEARTBEAT", 20*time.Second)
+	c.StreamLimits = handlers.StreamLimits{PerAddress: count("CHECKOUT_SSE_MAX_PER_ADDRESS", 100),
+		PerLink: count("CHECKOUT_SSE_MAX_PER_LINK", 20)}
 	c.OrderTTL = dur("CHECKOUT_ORDER_TTL", 30*time.Minute)
 	c.WebhookGap = dur("CHECKOUT_WEBHOOK_GAP", 10*time.Minute)
 	c.MerchantLogo = env("CHECKOUT_MERCHANT_LOGO", "")

@@ -81,6 +81,7 @@ type Config struct {
 	SessionMaxAge  time.Duration // a session ends this long after sign-in; 12h
 	Heartbeat      time.Duration // SSE comment interval; 20s
 	Ingest         *ingest.Gate  // marks webhook deliveries received, for the worker's pacing; nil marks nothing
+	StreamLimits   StreamLimits  // live streams per address and per payment link
 	Ready          func(ctx context.Context) error
 	Metrics        http.Handler // served at /metrics when set (it checks its own bearer token)
 	Observer       Observer     // records requests and webhooks for metrics; nil records nothing
@@ -110,6 +111,8 @@ type Handlers struct {
 	// current reads only cookies written under the newest session key; nil unless rotating.
 	current   *sessions.CookieStore
 	dummyHash []byte // compared against when the email is unknown
+
+	streams *streamCounter // live streams, per address and per payment link
 }
 
 // New returns the handlers.
@@ -158,6 +161,7 @@ func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
 	}
 	h.limiter = newAttemptLimiter(st, cfg.Now, cfg.SignInLimits)
 	h.hooks, h.badHooks = newBuckets(cfg.WebhookRate), newBuckets(cfg.WebhookBadRate)
+	h.streams = newStreamCounter(cfg.StreamLimits)
 	h.dummyHash = newDummyHash(cfg.PasswordCost)
 	return h
 }

@@ -46,7 +46,7 @@ func (h *Handlers) Routes(e *echo.Echo) {
 
 	// The customer's page and its stream: the token is the only key.
 	e.GET("/pay/:token", h.payPage, noReferrer)
-	e.GET("/pay/:token/events", h.payEvents, noReferrer, stream)
+	e.GET("/pay/:token/events", h.payEvents, noReferrer, stream, h.limitStreams)
 	e.GET("/pay/:token/qr.svg", h.payQR, noReferrer)
 
 	// The merchant's branding on the customer pages.
@@ -77,11 +77,11 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	merchant := browser.Group("", requireUser)
 	merchant.GET("/orders", h.listOrders)
 	merchant.GET("/orders.csv", h.exportOrders)
-	merchant.GET("/orders/events", h.listEvents, stream)
+	merchant.GET("/orders/events", h.listEvents, stream, h.limitStreams)
 	merchant.GET("/orders/new", h.newOrderForm)
 	merchant.POST("/orders", h.createOrder)
 	merchant.GET("/orders/:id", h.showOrder)
-	merchant.GET("/orders/:id/events", h.orderEvents, stream)
+	merchant.GET("/orders/:id/events", h.orderEvents, stream, h.limitStreams)
 	merchant.POST("/orders/:id/retry", h.retryOrder)
 	merchant.POST("/orders/:id/cancel", h.cancelOrder)
 	merchant.GET("/webhook-log", h.webhookLog)
