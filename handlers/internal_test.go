@@ -12,7 +12,7 @@ import (
 	"github.com/banq-checkout/checkout/store"
 )
 
-func TestBucketsRefillAndWait(t *testing.T) {
+func TestBucketsRefill(t *testing.T) {
 	b := newBuckets(Rate{PerSecond: 2, Burst: 3})
 	now := time.Unix(1_700_000_000, 0)
 	for i := 0; i < 3; i++ {
@@ -26,21 +26,15 @@ func TestBucketsRefillAndWait(t *testing.T) {
 	if w := b.take("b", now); w != 0 {
 		t.Fatalf("another address: got wait %v, want 0 (buckets are per address)", w)
 	}
-	if w := b.wait("a", now.Add(250*time.Millisecond)); w != 250*time.Millisecond {
-		t.Fatalf("wait after 250ms: got %v, want 250ms", w)
+	// A refused take spends nothing.
+	if w := b.take("a", now.Add(250*time.Millisecond)); w != 250*time.Millisecond {
+		t.Fatalf("take after 250ms: got wait %v, want 250ms", w)
 	}
 	if w := b.take("a", now.Add(500*time.Millisecond)); w != 0 {
 		t.Fatalf("after 500ms: got wait %v, want 0 (refilled one)", w)
 	}
-	if w := b.wait("a", now.Add(time.Hour)); w != 0 {
+	if w := b.take("a", now.Add(time.Hour)); w != 0 {
 		t.Fatalf("an hour later: got wait %v, want 0", w)
-	}
-	// wait never spends.
-	for i := 0; i < 10; i++ {
-		b.wait("c", now)
-	}
-	if w := b.take("c", now); w != 0 {
-		t.Fatalf("take after waits: got wait %v, want 0", w)
 	}
 }
 
