@@ -252,8 +252,12 @@ func newAttemptLimiter(st Store, now func() time.Time, l SignInLimits) *attemptL
 	return &attemptLimiter{store: st, now: now, limits: l}
 }
 
-func addressKey(ip string) string          { return "ip:" + ip }
-func pairKey(ip, user string) string       { return "account:" + user + " ip:" + ip }
+func addressKey(ip string) string { return "ip:" + ip }
+func pairKey(ip, user string) string {
+	// An email is at most 254 bytes; a longer one, which no account has, is cut rather than
+	// stored whole.
+	return "account:" + user[:min(len(user), 254)] + " ip:" + ip
+}
 func (l *attemptLimiter) since() time.Time { return l.now().Add(-l.limits.Window) }
 
 // lockFor is how long an account stays locked at an address after its failures-th failure there.
