@@ -100,3 +100,14 @@ func TestWorkerWaitsNoLongerThanMax(t *testing.T) {
 		t.Fatal("still waiting after ctx ended")
 	}
 }
+
+// A nil gate, as a worker or handler configured without one has, paces nothing.
+func TestNilGatePacesNothing(t *testing.T) {
+	var g *Gate
+	g.Received()()
+	start := time.Now()
+	g.WaitIdle(context.Background(), time.Hour)
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("a nil gate waited %v, want no wait", d)
+	}
+}
