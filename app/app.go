@@ -30,6 +30,7 @@ import (
 	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/graceful"
 	"github.com/banq-checkout/checkout/handlers"
+	"github.com/banq-checkout/checkout/ingest"
 	"github.com/banq-checkout/checkout/live"
 	"github.com/banq-checkout/checkout/metrics"
 	"github.com/banq-checkout/checkout/store"
@@ -152,6 +153,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		a.Feeder = live.NewFeeder(a.Hub, a.DB, log.With("component", "live-feed"))
 		pub = a.Feeder
 	}
+	// Deliveries being received, marked by the HTTP side, let the worker go second.
+	gate := &ingest.Gate{}
 	a.Service = checkout.New(checkout.Config{
 		MerchantBanq:   a.merchant(),
 		NotConnected:   a.notConnected,
@@ -160,6 +163,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		ReconcileAfter: cfg.ReconcileAfter,
 		OrderTTL:       cfg.OrderTTL,
 		WebhookGap:     cfg.WebhookGap,
+		WebhookLease:   cfg.WebhookLease,
+		Ingest:         gate,
 		Logger:         log,
 		ObserveWebhook: a.Metrics.WebhookProcessed,
 	}, a.DB, a.Banq, pub)
@@ -184,6 +189,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		Now:            cfg.Now,
 		Ready:          a.ready,
 		Heartbeat:      cfg.Heartbeat,
+		StreamLimits:   cfg.StreamLimits,
+		Ingest:         gate,
 		Metrics:        a.metricsOnMain(),
 		Operator:       metrics.BearerToken(cfg.MetricsToken),
 		Observer:       a.Metrics,

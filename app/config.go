@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -56,6 +57,9 @@ type Config struct {
 	LogFormat         string        // CHECKOUT_LOG_FORMAT: json, text, or "" for text on a terminal
 	LogLevel          string        // CHECKOUT_LOG_LEVEL
 
+	// CHECKOUT_SSE_MAX_PER_ADDRESS, CHECKOUT_SSE_MAX_PER_LINK: live streams at once.
+	StreamLimits handlers.StreamLimits
+
 	MetricsAddr    string       // CHECKOUT_METRICS_ADDR: /metrics on a listener of its own; "" (or "off") for none
 	MetricsToken   string       // CHECKOUT_METRICS_TOKEN: bearer token /metrics requires; also serves it on Addr
 	TrustedProxies []*net.IPNet // CHECKOUT_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
@@ -66,6 +70,7 @@ type Config struct {
 	SignInLimits   handlers.SignInLimits
 	PasswordCost   int              // bcrypt cost of new hashes (the demo login's too); bcrypt.DefaultCost
 	Now            func() time.Time // the handlers' clock (sessions, sign-in and webhook limits)
+	WebhookLease   time.Duration    // a webhook claimed by an instance that died is taken over after this; 15s
 }
 
 // Sandbox reports whether the app runs on the built-in sandbox: it does unless Banq
@@ -98,6 +103,17 @@ func duration(field func(*Config) *time.Duration) func(*Config, string) error {
 			return fmt.Errorf("%q is not a duration like 30s or 5m", v)
 		}
 		*field(c) = d
+		return nil
+	}
+}
+
+func count(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a whole number of at least 1", v)
+		}
+		*field(c) = n
 		return nil
 	}
 }
@@ -169,6 +185,10 @@ var settings = []setting{
 		set: duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{env: "CHECKOUT_SSE_HEARTBEAT", def: "20s", help: "comment sent on idle live streams, so that proxies keep them open",
 		set: duration(func(c *Config) *time.Duration { return &c.Heartbeat })},
+	{env: "CHECKOUT_SSE_MAX_PER_ADDRESS", def: "100", help: "live streams one client address may hold at once (customers behind one NAT share an address)",
+		set: count(func(c *Config) *int { return &c.StreamLimits.PerAddress })},
+	{env: "CHECKOUT_SSE_MAX_PER_LINK", def: "20", help: "live streams one payment link may have open at once",
+		set: count(func(c *Config) *int { return &c.StreamLimits.PerLink })},
 	{env: "CHECKOUT_LOG_FORMAT", help: "json or text (default: text on a terminal, else json)",
 		set: text(func(c *Config) *string { return &c.LogFormat })},
 	{env: "CHECKOUT_LOG_LEVEL", def: "info", help: "debug, info, warn or error",

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/ingest"
 )
 
 // Store is what the checkout needs from persistence (store.DB implements it).
@@ -29,8 +30,9 @@ type Store interface {
 	ListOrders(ctx context.Context, f OrderFilter) ([]Order, bool, error)
 	InsertWebhook(ctx context.Context, w InboxWebhook) (bool, error)
 	// ClaimWebhook hands out one pending inbox webhook due at now that no other worker, in this
-	// instance or another, is processing; nil when there is none.
-	ClaimWebhook(ctx context.Context, now time.Time) (WebhookClaim, error)
+	// instance or another, is processing; nil when there is none. The claim is held for lease
+	// and renewed until it ends; a claim not renewed (its instance died) expires after lease.
+	ClaimWebhook(ctx context.Context, now time.Time, lease time.Duration) (WebhookClaim, error)
 	FinishWebhook(ctx context.Context, w InboxWebhook) error
 	Webhook(ctx context.Context, id string) (InboxWebhook, error)
 	InsertRejectedWebhook(ctx context.Context, r RejectedWebhook, keep int) error
@@ -62,6 +64,7 @@ type Config struct {
 	ReconcileMax   time.Duration // the longest wait between two such questions; 10m
 	WebhookRetries int           // attempts at one webhook before it is marked failed; 10
 	Workers        int           // webhooks processed at once; 4
+	WebhookLease   time.Duration // a claimed webhook whose instance stopped renewing its claim is free again after this; 15s
 	OrderTTL       time.Duration // an order not paid this long after its creation expires; 30m
 	LateWatch      time.Duration // Banq is still asked about an order this long after it expired here; 24h
 	WebhookGap     time.Duration // orders sent this long ago with no webhook since mean webhooks are broken; 10m
@@ -72,6 +75,9 @@ type Config struct {
 	// ObserveWebhook, when set, is called after each attempt of the worker at an inbox webhook
 	// with the webhook as the attempt left it and how long the attempt took (metrics).
 	ObserveWebhook func(w InboxWebhook, took time.Duration)
+	// Ingest is the deliveries being received, which the worker lets go first (the HTTP side
+	// marks them); nil paces nothing.
+	Ingest *ingest.Gate
 }
 
 func (c *Config) defaults() {
@@ -88,6 +94,7 @@ func (c *Config) defaults() {
 	def(&c.LateWatch, 24*time.Hour)
 	def(&c.WebhookGap, 10*time.Minute)
 	def(&c.MissWindow, 30*time.Minute)
+	def(&c.WebhookLease, 15*time.Second)
 	if c.MissLimit <= 0 {
 		c.MissLimit = 3
 	}
@@ -119,7 +126,6 @@ type Service struct {
 	seed     maphash.Seed
 
 	health webhookHealth
-	ingest ingestGate
 }
 
 // New returns a service over its collaborators.

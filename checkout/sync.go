@@ -15,6 +15,9 @@ type Cause struct {
 	WebhookID string
 	Resource  banq.ResourceType
 	Action    banq.WebhookAction
+	// Claimed is the inbox webhook a worker is processing: its applied outcome is recorded in
+	// the apply's own transaction (Change.Webhook).
+	Claimed *InboxWebhook
 }
 
 // Derive computes the order state that a payment and its transactions mean, with the fail
@@ -94,6 +97,10 @@ func (s *Service) apply(o *Order, p banq.Payment, txns []banq.Transaction, cause
 	if cause.Kind == EventWebhook {
 		ch.Events = append(ch.Events, Event{Kind: EventWebhook, WebhookID: cause.WebhookID,
 			Message: fmt.Sprintf("Banq webhook: %s %s.", cause.Resource, cause.Action)})
+	}
+	if cause.Claimed != nil {
+		w := applied(*cause.Claimed, o.ID, now)
+		ch.Webhook = &w
 	}
 	if o.PaymentID == "" {
 		o.PaymentID = p.ID

@@ -44,17 +44,18 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	// Banq's webhooks: HMAC instead of CSRF; the body limit is enforced inside, before reading.
 	// Listed in full so that no request under /webhooks/ falls through to the merchant's
 	// catch-all routes and their session and CSRF machinery. A trailing slash, an easy slip when
-	// the URL is registered, is the same URL; other methods are told which one to use.
+	// the URL is registered, is the same URL; other methods are told which one to use. Each
+	// delivery, once received, is marked for the worker's pacing.
 	webhooks := e.Group("/webhooks")
 	for _, path := range []string{"/banq", "/banq/"} {
 		webhooks.Any(path, onlyPost)
-		webhooks.POST(path, h.webhook)
+		webhooks.POST(path, h.webhook, markReceived(h.cfg.Ingest))
 	}
 	webhooks.Any("/*", echo.NotFoundHandler)
 
 	// The customer's page and its stream: the token is the only key.
 	e.GET("/pay/:token", h.payPage, noReferrer)
-	e.GET("/pay/:token/events", h.payEvents, noReferrer, stream)
+	e.GET("/pay/:token/events", h.payEvents, noReferrer, stream, h.limitStreams)
 	e.GET("/pay/:token/qr.svg", h.payQR, noReferrer)
 
 	// The merchant's branding on the customer pages.
@@ -85,11 +86,11 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	merchant := browser.Group("", requireUser)
 	merchant.GET("/orders", h.listOrders)
 	merchant.GET("/orders.csv", h.exportOrders)
-	merchant.GET("/orders/events", h.listEvents, stream)
+	merchant.GET("/orders/events", h.listEvents, stream, h.limitStreams)
 	merchant.GET("/orders/new", h.newOrderForm)
 	merchant.POST("/orders", h.createOrder)
 	merchant.GET("/orders/:id", h.showOrder)
-	merchant.GET("/orders/:id/events", h.orderEvents, stream)
+	merchant.GET("/orders/:id/events", h.orderEvents, stream, h.limitStreams)
 	merchant.POST("/orders/:id/retry", h.retryOrder)
 	merchant.POST("/orders/:id/cancel", h.cancelOrder)
 	merchant.GET("/webhook-log", h.webhookLog)
