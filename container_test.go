@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"regexp"
 	"slices"
@@ -49,6 +50,16 @@ func readDockerfile(t *testing.T) [][]instruction {
 	return append([][]instruction{pre}, stages...)
 }
 
+// runMounts splits the arguments of a RUN into its --mount options and its command.
+func runMounts(args string) (mounts []string, cmd string) {
+	words := strings.Fields(args)
+	for len(words) > 0 && strings.HasPrefix(words[0], "--mount=") {
+		mounts = append(mounts, strings.TrimPrefix(words[0], "--mount="))
+		words = words[1:]
+	}
+	return mounts, strings.Join(words, " ")
+}
+
 func find(stage []instruction, cmd string) []string {
 	var out []string
 	for _, in := range stage {
@@ -81,7 +92,8 @@ func makeBuild(t *testing.T) []string {
 	lines := strings.Split(string(b), "\n")
 	for i, l := range lines {
 		if strings.HasPrefix(l, "build:") && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
-			return strings.Fields(strings.ReplaceAll(lines[i+1], "$(GO)", "go"))
+			recipe := strings.NewReplacer("$(GO)", "go", "$(VERSION)", "${VERSION}").Replace(lines[i+1])
+			return strings.Fields(recipe)
 		}
 	}
 	t.Fatal("no build target with a recipe in the Makefile")
@@ -143,9 +155,24 @@ func TestDockerfile(t *testing.T) {
 	wantOut, want := outputOf(want)
 	var got []string
 	for _, run := range find(build, "RUN") {
-		for _, part := range strings.Split(run, "&&") {
+		mounts, cmd := runMounts(run)
+		for _, part := range strings.Split(cmd, "&&") {
 			if words := strings.Fields(part); slices.Contains(words, "build") && slices.Contains(words, "go") {
 				got = words
+			}
+		}
+		// Go's module and build caches persist between builds (BuildKit cache mounts), so that a
+		// change to the code does not download every module and rebuild sqlite3.
+		var targets []string
+		if strings.Contains(cmd, "go ") {
+			targets = append(targets, "/go/pkg/mod")
+		}
+		if strings.Contains(cmd, "go build") || strings.Contains(cmd, "go test") {
+			targets = append(targets, "/root/.cache/go-build")
+		}
+		for _, target := range targets {
+			if !slices.Contains(mounts, "type=cache,target="+target) {
+				t.Errorf("RUN %q: no cache mount on %s", cmd, target)
 			}
 		}
 	}
@@ -155,6 +182,26 @@ func TestDockerfile(t *testing.T) {
 	}
 	if !slices.Contains(want, "CGO_ENABLED=1") {
 		t.Errorf("the Makefile's build %q does not enable cgo (go-sqlite3 needs it)", want)
+	}
+	// The version is stamped into the binary (checkout version prints it): the build context
+	// has no .git for Go to read a revision from.
+	if !strings.Contains(strings.Join(want, " "), "-X main.version=${VERSION}") {
+		t.Errorf("the build %q does not stamp main.version with VERSION", want)
+	}
+	if !slices.ContainsFunc(find(build, "ARG"), func(a string) bool { return a == "VERSION" || strings.HasPrefix(a, "VERSION=") }) {
+		t.Errorf("the build stage has no VERSION build arg")
+	}
+
+	// Base images are pinned by digest: a rebuild gets the same bytes, whatever the tags say now.
+	raw, _ := os.ReadFile("Dockerfile")
+	if !strings.HasPrefix(string(raw), "# syntax=docker/dockerfile:1") {
+		t.Errorf("the Dockerfile does not start with a syntax line asking for BuildKit's Dockerfile 1.x (cache mounts)")
+	}
+	for _, stage := range stages {
+		image := strings.Fields(find(stage, "FROM")[0])[0]
+		if !regexp.MustCompile(`@sha256:[0-9a-f]{64}$`).MatchString(image) {
+			t.Errorf("FROM %s is not pinned by digest (@sha256:...)", image)
+		}
 	}
 
 	// The tests can run in the build.
@@ -211,9 +258,24 @@ func TestDockerfile(t *testing.T) {
 		exposed = append(exposed, strings.Fields(e)...)
 	}
 	for name, addr := range map[string]string{"CHECKOUT_ADDR": cfg.Addr, "CHECKOUT_METRICS_ADDR": cfg.MetricsAddr} {
+		if addr == "" && name == "CHECKOUT_METRICS_ADDR" {
+			continue // off
+		}
 		_, port, _ := strings.Cut(addr, ":")
 		if port == "" || !slices.Contains(exposed, port) && !slices.Contains(exposed, port+"/tcp") {
 			t.Errorf("%s=%q: its port is not EXPOSEd (%v)", name, addr, exposed)
+		}
+	}
+
+	// Metrics are not open to the network without a token: off, or on loopback only. (A token
+	// is a secret, which has no place in an image.)
+	if _, ok := env["CHECKOUT_METRICS_TOKEN"]; ok {
+		t.Error("the image sets CHECKOUT_METRICS_TOKEN: a secret baked into an image")
+	}
+	if cfg.MetricsAddr != "" {
+		host, _, _ := strings.Cut(cfg.MetricsAddr, ":")
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			t.Errorf("CHECKOUT_METRICS_ADDR=%q: /metrics open to the network without a token", cfg.MetricsAddr)
 		}
 	}
 

@@ -1,12 +1,6 @@
 // Command checkout is the Banq merchant checkout: merchants create orders, customers follow a
-// payment link that updates live as Banq's webhooks arrive.
-//
-//	checkout                    serve the checkout (on the built-in sandbox without Banq credentials)
-//	checkout sandbox            run the Banq sandbox alone
-//	checkout sandbox trigger ACTION --order N   drive an order's sandbox payment (approve, decline, ...)
-//	checkout user add EMAIL     add a merchant user (password from the terminal or stdin)
-//	checkout backup FILE        write a consistent copy of the database while it runs
-//	checkout healthcheck        exit 0 if the checkout on this machine answers /healthz (containers)
+// payment link that updates live as Banq's webhooks arrive. `checkout help` lists its
+// subcommands, flags and environment variables.
 package main
 
 import (
@@ -21,6 +15,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -43,12 +39,55 @@ func main() {
 	}
 }
 
+// version is the release, stamped at build time (-ldflags "-X main.version=v1.2.3"); without
+// it, the module version Go recorded is shown.
+var version string
+
+// usage lists the subcommands; app.WriteUsage adds the flags and variables.
+const usage = `Banq merchant checkout.
+
+Usage:
+  checkout serve [flags]       serve the checkout (the default; on the built-in sandbox without
+                               Banq credentials)
+  checkout sandbox             run the Banq sandbox alone
+  checkout sandbox trigger ACTION --order N
+                               drive an order's sandbox payment (approve, decline, ...)
+  checkout user add EMAIL      add a merchant user (password from the terminal or stdin)
+  checkout endpoint add URL    add a notification endpoint of the shop's; prints its signing secret
+  checkout endpoint list       list the notification endpoints
+  checkout backup FILE         write a consistent copy of the database while it runs
+  checkout healthcheck         exit 0 if the checkout on this machine answers /healthz (containers)
+  checkout version             print the version and the revision it was built from
+  checkout help                print this help (also -h)
+
+`
+
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := ""
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
+	err := dispatch(ctx, cmd, args, getenv, stdin, stdout, stderr)
+	if !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	// Asked for help: not a failure. A subcommand with flags of its own has listed them.
 	switch cmd {
+	case "", "serve", "help":
+		fmt.Fprint(stdout, usage)
+		app.WriteUsage(stdout)
+	}
+	return nil
+}
+
+func dispatch(ctx context.Context, cmd string, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	switch cmd {
+	case "help":
+		return flag.ErrHelp
+	case "version":
+		bi, _ := debug.ReadBuildInfo()
+		printVersion(stdout, version, bi)
+		return nil
 	case "", "serve":
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "sandbox":
@@ -65,7 +104,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "healthcheck":
 		return healthcheck(ctx, args, getenv, stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (want serve, sandbox, user add, endpoint, backup, or healthcheck)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, sandbox, user add, endpoint, backup, healthcheck, version or help)", cmd)
+}
+
+// printVersion prints the version (stamped, else the module's), the VCS revision and time the
+// binary was built from when Go recorded them (a build inside a git checkout), and Go's version.
+func printVersion(w io.Writer, stamped string, bi *debug.BuildInfo) {
+	v, rev, at, modified := stamped, "", "", false
+	if bi != nil {
+		if v == "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.time":
+				at = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	fmt.Fprintf(w, "checkout %s\n", cmp.Or(v, "(devel)"))
+	if rev != "" {
+		if modified {
+			rev += " (modified)"
+		}
+		fmt.Fprintf(w, "revision %s %s\n", rev, at)
+	}
+	fmt.Fprintln(w, runtime.Version())
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -6,11 +6,17 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/banq-checkout/checkout/app"
 	"github.com/banq-checkout/checkout/app/apptest"
 	"github.com/banq-checkout/checkout/checkout"
 )
@@ -105,5 +111,101 @@ func TestBackupOfARunningAppRestores(t *testing.T) {
 	events, err := r.DB.Events(ctx, paid.ID, 0)
 	if err != nil || len(events) < 3 {
 		t.Errorf("restored timeline: got %d events (%v), want the whole history", len(events), err)
+	}
+}
+
+// TestHelpListsEverything: -h, --help and help list the subcommands, the flags and every
+// environment variable with its default, from the table the configuration is read from, and
+// succeed.
+func TestHelpListsEverything(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"-help"}, {"help"}, {"serve", "-h"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if err := run(context.Background(), args, env(nil), nil, &out, &errOut); err != nil {
+				t.Fatalf("got %v, want nil (exit 0)", err)
+			}
+			help := out.String()
+			for _, sub := range []string{"checkout serve", "checkout sandbox", "checkout sandbox trigger", "checkout user add",
+				"checkout backup", "checkout healthcheck", "checkout version", "checkout help"} {
+				if !strings.Contains(help, sub) {
+					t.Errorf("help does not list %q", sub)
+				}
+			}
+			lines := strings.Split(help, "\n")
+			for _, v := range app.Variables() {
+				i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), v.Name+" ") })
+				if i < 0 {
+					t.Errorf("help does not list %s", v.Name)
+					continue
+				}
+				if v.Default != "" && !slices.Contains(strings.Fields(lines[i]), v.Default) {
+					t.Errorf("help line %q does not give %s's default %q", lines[i], v.Name, v.Default)
+				}
+				if v.Flag != "" && !strings.Contains(help, "-"+v.Flag+" ") {
+					t.Errorf("help does not list the flag -%s", v.Flag)
+				}
+			}
+		})
+	}
+}
+
+// TestEveryVariableIsDocumented: the operator's documentation lists each variable.
+func TestEveryVariableIsDocumented(t *testing.T) {
+	docs := []string{"README.md"}
+	filepath.WalkDir("docs", func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".md") {
+			docs = append(docs, p)
+		}
+		return nil
+	})
+	var all strings.Builder
+	for _, p := range docs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(b)
+	}
+	for _, v := range app.Variables() {
+		if !strings.Contains(all.String(), "`"+v.Name+"`") {
+			t.Errorf("%s is in no table of README.md or docs/", v.Name)
+		}
+	}
+}
+
+// TestVersion: `checkout version` prints the module version and the VCS revision the binary was
+// built from, or the version stamped into it.
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, env(nil), nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "checkout ") || !strings.Contains(out.String(), runtime.Version()) {
+		t.Errorf("got %q, want checkout's version and %s", out.String(), runtime.Version())
+	}
+
+	out.Reset()
+	printVersion(&out, "", &debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123abcd"}, {Key: "vcs.time", Value: "2026-12-01T10:00:00Z"}, {Key: "vcs.modified", Value: "true"}}})
+	if want := "checkout v1.4.0\nrevision 0123abcd (modified) 2026-12-01T10:00:00Z\n" + runtime.Version() + "\n"; out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+
+	// A real binary: the version stamped as the Dockerfile and Makefile do, and the revision
+	// when Go recorded one (not with GOFLAGS=-buildvcs=false, nor in some git worktrees).
+	bin := filepath.Join(t.TempDir(), "checkout")
+	if b, err := exec.Command("go", "build", "-ldflags", "-X main.version=v9.8.7", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	got, err := exec.Command(bin, "version").Output()
+	if err != nil || !strings.HasPrefix(string(got), "checkout v9.8.7\n") {
+		t.Errorf("stamped v9.8.7: printed %q, %v", got, err)
+	}
+	meta, err := exec.Command("go", "version", "-m", bin).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`vcs\.revision=(\S+)`).FindSubmatch(meta); m != nil && !strings.Contains(string(got), string(m[1])) {
+		t.Errorf("checkout version printed %q, want the revision %s", got, m[1])
 	}
 }

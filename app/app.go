@@ -30,6 +30,7 @@ import (
 	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/graceful"
 	"github.com/banq-checkout/checkout/handlers"
+	"github.com/banq-checkout/checkout/ingest"
 	"github.com/banq-checkout/checkout/live"
 	"github.com/banq-checkout/checkout/metrics"
 	"github.com/banq-checkout/checkout/notify"
@@ -62,6 +63,7 @@ type App struct {
 	workerRunning atomic.Bool
 	httpClient    *http.Client
 	merchantBanq  atomic.Pointer[string] // learnt from Banq at start, or later if Banq was away
+	connectErr    atomic.Pointer[error]  // why the last attempt to learn it failed; nil once it succeeded
 
 	readyMu  sync.Mutex
 	readyAt  time.Time
@@ -138,7 +140,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		return nil, err
 	}
 
-	if err := a.registerWebhook(ctx, secret); err != nil {
+	if err := a.connect(ctx, secret); err != nil {
 		if !cfg.Sandbox() {
 			// Real Banq may be briefly away: keep trying in the background; /readyz tells.
 			log.Error("register webhook with Banq; retrying in the background", "err", err)
@@ -159,13 +161,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 	a.Sender = notify.NewSender(notify.SenderConfig{Policy: policy, Logger: log.With("component", "notify")}, a.DB)
 	a.Notify = notify.NewManager(a.DB, policy, nil, a.Sender.Wake)
 	pub = wakeSender{Publisher: pub, sender: a.Sender}
+	// Deliveries being received, marked by the HTTP side, let the worker go second.
+	gate := &ingest.Gate{}
 	a.Service = checkout.New(checkout.Config{
 		MerchantBanq:   a.merchant(),
+		NotConnected:   a.notConnected,
 		CreateTimeout:  cfg.CreateTimeout,
 		RecoverAfter:   cfg.RecoverAfter,
 		ReconcileAfter: cfg.ReconcileAfter,
 		OrderTTL:       cfg.OrderTTL,
 		WebhookGap:     cfg.WebhookGap,
+		WebhookLease:   cfg.WebhookLease,
+		Ingest:         gate,
 		Logger:         log,
 		ObserveWebhook: a.Metrics.WebhookProcessed,
 	}, a.DB, a.Banq, pub)
@@ -190,7 +197,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		Now:            cfg.Now,
 		Ready:          a.ready,
 		Heartbeat:      cfg.Heartbeat,
+		StreamLimits:   cfg.StreamLimits,
+		Ingest:         gate,
 		Metrics:        a.metricsOnMain(),
+		Operator:       metrics.BearerToken(cfg.MetricsToken),
 		Observer:       a.Metrics,
 		Logger:         log,
 		Brand:          brand,
@@ -264,6 +274,28 @@ func (a *App) sessionKeys(ctx context.Context) ([][]byte, error) {
 	return keys, nil
 }
 
+// connect is registerWebhook, remembering why it failed for notConnected.
+func (a *App) connect(ctx context.Context, secret string) error {
+	err := a.registerWebhook(ctx, secret)
+	if err != nil {
+		a.connectErr.Store(&err)
+	} else {
+		a.connectErr.Store(nil)
+	}
+	return err
+}
+
+// notConnected says why the merchant's banq is not known yet; nil once it is.
+func (a *App) notConnected() error {
+	if a.merchant() != "" {
+		return nil
+	}
+	if p := a.connectErr.Load(); p != nil {
+		return *p
+	}
+	return errors.New("not asked yet who the Banq user is")
+}
+
 // registerWebhook learns the merchant's account space and banq and points Banq's webhooks at us.
 func (a *App) registerWebhook(ctx context.Context, secret string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -324,7 +356,7 @@ func (a *App) registerLater(ctx context.Context, secret string) {
 			return
 		case <-time.After(d):
 		}
-		if err := a.registerWebhook(ctx, secret); err == nil {
+		if err := a.connect(ctx, secret); err == nil {
 			return
 		} else {
 			a.log.Error("register webhook with Banq", "err", err)

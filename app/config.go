@@ -1,14 +1,18 @@
 package app
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/banq-checkout/checkout/banq/sandbox"
@@ -53,6 +57,9 @@ type Config struct {
 	LogFormat         string        // CHECKOUT_LOG_FORMAT: json, text, or "" for text on a terminal
 	LogLevel          string        // CHECKOUT_LOG_LEVEL
 
+	// CHECKOUT_SSE_MAX_PER_ADDRESS, CHECKOUT_SSE_MAX_PER_LINK: live streams at once.
+	StreamLimits handlers.StreamLimits
+
 	MetricsAddr    string       // CHECKOUT_METRICS_ADDR: /metrics on a listener of its own; "" (or "off") for none
 	MetricsToken   string       // CHECKOUT_METRICS_TOKEN: bearer token /metrics requires; also serves it on Addr
 	TrustedProxies []*net.IPNet // CHECKOUT_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
@@ -66,6 +73,7 @@ type Config struct {
 	SignInLimits   handlers.SignInLimits
 	PasswordCost   int              // bcrypt cost of new hashes (the demo login's too); bcrypt.DefaultCost
 	Now            func() time.Time // the handlers' clock (sessions, sign-in and webhook limits)
+	WebhookLease   time.Duration    // a webhook claimed by an instance that died is taken over after this; 15s
 }
 
 // Sandbox reports whether the app runs on the built-in sandbox: it does unless Banq
@@ -74,105 +82,244 @@ func (c Config) Sandbox() bool {
 	return c.BanqClientID == "" && c.BanqUsername == "" && c.BanqPassword == ""
 }
 
-// ParseConfig reads the configuration from getenv and args (flags override variables). Invalid
-// values return an error that names the variable.
-func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	env := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return def
-	}
-	var c Config
-	var errs []string
-	dur := func(name string, def time.Duration) time.Duration {
-		v := env(name, "")
-		if v == "" {
-			return def
-		}
+// setting is one configuration variable: read from the environment, overridden by its flag if
+// it has one. The table below is the one place variables are read from, and the one that help
+// lists, so that the two cannot drift apart.
+type setting struct {
+	env  string
+	flag string // "" when there is none
+	def  string // the value when the variable is unset or blank
+	help string // what it is; says what an empty default means
+	raw  bool   // read as set, spaces included (passwords and secrets)
+	// set stores v, which is def when the variable is unset, and returns what is wrong with it.
+	set func(c *Config, v string) error
+}
+
+func text(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *field(c) = v; return nil }
+}
+
+func duration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
-			errs = append(errs, fmt.Sprintf("%s=%q is not a duration like 30s or 5m", name, v))
-			return def
+			return fmt.Errorf("%q is not a duration like 30s or 5m", v)
 		}
-		return d
+		*field(c) = d
+		return nil
 	}
-	fs := flag.NewFlagSet("checkout", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&c.Addr, "addr", env("CHECKOUT_ADDR", ":8080"), "listen address (CHECKOUT_ADDR)")
-	fs.StringVar(&c.DB, "db", env("CHECKOUT_DB", "./data/checkout.db"), "SQLite database file, or postgres:// URL for several instances (CHECKOUT_DB)")
-	fs.StringVar(&c.PublicURL, "public-url", env("CHECKOUT_PUBLIC_URL", ""), "public base URL for links and webhooks (CHECKOUT_PUBLIC_URL)")
-	fs.StringVar(&c.MerchantName, "merchant-name", env("CHECKOUT_MERCHANT_NAME", ""), "merchant name on payment pages (CHECKOUT_MERCHANT_NAME)")
-	fs.StringVar(&c.BanqAPIURL, "banq-api-url", env("BANQ_API_URL", ""), "Banq API base URL (BANQ_API_URL)")
-	fs.StringVar(&c.BanqAuthURL, "banq-auth-url", env("BANQ_AUTH_URL", ""), "Banq auth base URL (BANQ_AUTH_URL)")
-	fs.StringVar(&c.SandboxAddr, "sandbox-addr", env("SANDBOX_ADDR", "127.0.0.1:8081"), "sandbox listen address (SANDBOX_ADDR)")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("CHECKOUT_METRICS_ADDR", "127.0.0.1:9090"), "metrics listen address, or off (CHECKOUT_METRICS_ADDR)")
-	c.MetricsToken = env("CHECKOUT_METRICS_TOKEN", "")
-	switch v := env("CHECKOUT_NOTIFY_ALLOW_PRIVATE", "false"); v {
-	case "true", "1":
-		c.NotifyAllowPrivate = true
-	case "false", "0":
-	default:
-		errs = append(errs, fmt.Sprintf("CHECKOUT_NOTIFY_ALLOW_PRIVATE=%q is not true or false", v))
-	}
-	c.SandboxDB = env("SANDBOX_DB", "")
-	c.SessionKey = env("CHECKOUT_SESSION_KEY", "")
-	c.SessionOld = env("CHECKOUT_SESSION_KEY_PREVIOUS", "")
-	c.BanqClientID = env("BANQ_CLIENT_ID", "")
-	c.BanqUsername = env("BANQ_USERNAME", "")
-	c.BanqPassword = getenv("BANQ_PASSWORD")
-	c.BanqCompanyID = env("BANQ_COMPANY_ID", "")
-	c.BanqMerchantBanq = env("BANQ_MERCHANT_BANQ", "")
-	c.WebhookSecret = getenv("BANQ_WEBHOOK_SECRET")
-	c.WebhookSecretPrev = getenv("BANQ_WEBHOOK_SECRET_PREVIOUS")
-	c.SandboxStepDelay = dur("SANDBOX_STEP_DELAY", 700*time.Millisecond)
-	c.ReconcileAfter = dur("CHECKOUT_RECONCILE_AFTER", 30*time.Second)
-	c.ReconcileInterval = dur("CHECKOUT_RECONCILE_INTERVAL", time.Second)
-	c.RecoverAfter = dur("CHECKOUT_RECOVER_AFTER", 10*time.Second)
-	c.CreateTimeout = dur("CHECKOUT_CREATE_TIMEOUT", 15*time.Second)
-	if v := env("SANDBOX_FAULTS", ""); v != "" {
-		if err := json.Unmarshal([]byte(v), &c.SandboxFaults); err != nil {
-			errs = append(errs, fmt.Sprintf("SANDBOX_FAULTS is not the faults' JSON (see PUT /sandbox/faults): %v", err))
-		} else if err := c.SandboxFaults.Validate(); err != nil {
-			errs = append(errs, fmt.Sprintf("SANDBOX_FAULTS: %v", err))
+}
+
+func count(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a whole number of at least 1", v)
 		}
+		*field(c) = n
+		return nil
 	}
-	c.ShutdownTimeout = dur("CHECKOUT_SHUTDOWN_TIMEOUT", 10*time.Second)
-	c.Heartbeat = dur("CHECKOUT_SSE_HEARTBEAT", 20*time.Second)
-	c.OrderTTL = dur("CHECKOUT_ORDER_TTL", 30*time.Minute)
-	c.WebhookGap = dur("CHECKOUT_WEBHOOK_GAP", 10*time.Minute)
-	c.MerchantLogo = env("CHECKOUT_MERCHANT_LOGO", "")
-	c.AccentColor = strings.ToLower(env("CHECKOUT_ACCENT_COLOR", ""))
-	c.LogFormat = env("CHECKOUT_LOG_FORMAT", "")
-	c.LogLevel = env("CHECKOUT_LOG_LEVEL", "info")
-	for _, p := range strings.Split(env("CHECKOUT_TRUSTED_PROXIES", ""), ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		if !strings.Contains(p, "/") {
-			if ip := net.ParseIP(p); ip != nil && ip.To4() != nil {
-				p += "/32"
-			} else {
-				p += "/128"
+}
+
+var settings = []setting{
+	{env: "CHECKOUT_ADDR", flag: "addr", def: ":8080", help: "listen address",
+		set: text(func(c *Config) *string { return &c.Addr })},
+	{env: "CHECKOUT_DB", flag: "db", def: "./data/checkout.db", help: "SQLite database file, or postgres:// URL for several instances",
+		set: text(func(c *Config) *string { return &c.DB })},
+	{env: "CHECKOUT_PUBLIC_URL", flag: "public-url", help: "public base URL for links and webhooks (default: the listen address; required with real Banq)",
+		set: text(func(c *Config) *string { return &c.PublicURL })},
+	{env: "CHECKOUT_SESSION_KEY", help: "32+ characters; derives the cookie keys (generated and stored in sandbox mode; required with real Banq)",
+		set: text(func(c *Config) *string { return &c.SessionKey })},
+	{env: "CHECKOUT_SESSION_KEY_PREVIOUS", help: "the old session key while rotating",
+		set: text(func(c *Config) *string { return &c.SessionOld })},
+	{env: "CHECKOUT_MERCHANT_NAME", flag: "merchant-name", help: "merchant name on payment pages (default: Demo Shop)",
+		set: text(func(c *Config) *string { return &c.MerchantName })},
+	{env: "CHECKOUT_MERCHANT_LOGO", help: "logo on the payment page: an image file, or an http(s) URL on CHECKOUT_PUBLIC_URL's origin",
+		set: text(func(c *Config) *string { return &c.MerchantLogo })},
+	{env: "CHECKOUT_ACCENT_COLOR", help: "accent colour of the payment page, #rrggbb",
+		set: func(c *Config, v string) error { c.AccentColor = strings.ToLower(v); return nil }},
+	{env: "CHECKOUT_ORDER_TTL", def: "30m", help: "default time a customer has to pay (1m to 168h)",
+		set: duration(func(c *Config) *time.Duration { return &c.OrderTTL })},
+	{env: "CHECKOUT_WEBHOOK_GAP", def: "10m", help: "orders this old with no webhook since mean webhooks are broken",
+		set: duration(func(c *Config) *time.Duration { return &c.WebhookGap })},
+	{env: "BANQ_API_URL", flag: "banq-api-url", help: "Banq API base URL (default: the sandbox)",
+		set: text(func(c *Config) *string { return &c.BanqAPIURL })},
+	{env: "BANQ_AUTH_URL", flag: "banq-auth-url", help: "Banq auth base URL (default: the sandbox)",
+		set: text(func(c *Config) *string { return &c.BanqAuthURL })},
+	{env: "BANQ_CLIENT_ID", help: "Banq M2M application's client id (unset, with the other two: sandbox mode)",
+		set: text(func(c *Config) *string { return &c.BanqClientID })},
+	{env: "BANQ_USERNAME", help: "Banq M2M application's user",
+		set: text(func(c *Config) *string { return &c.BanqUsername })},
+	{env: "BANQ_PASSWORD", raw: true, help: "Banq M2M application's password",
+		set: text(func(c *Config) *string { return &c.BanqPassword })},
+	{env: "BANQ_COMPANY_ID", help: "sent as X-Company-Id when set",
+		set: text(func(c *Config) *string { return &c.BanqCompanyID })},
+	{env: "BANQ_MERCHANT_BANQ", help: "the banq payments go to (default: the first of users/me)",
+		set: text(func(c *Config) *string { return &c.BanqMerchantBanq })},
+	{env: "BANQ_WEBHOOK_SECRET", raw: true, help: "shared secret of the webhook HMAC (default: generated and stored)",
+		set: text(func(c *Config) *string { return &c.WebhookSecret })},
+	{env: "BANQ_WEBHOOK_SECRET_PREVIOUS", raw: true, help: "the old webhook secret, still accepted while rotating",
+		set: text(func(c *Config) *string { return &c.WebhookSecretPrev })},
+	{env: "SANDBOX_ADDR", flag: "sandbox-addr", def: "127.0.0.1:8081", help: "sandbox listen address",
+		set: text(func(c *Config) *string { return &c.SandboxAddr })},
+	{env: "SANDBOX_DB", help: "the sandbox's SQLite file (default: beside CHECKOUT_DB)",
+		set: text(func(c *Config) *string { return &c.SandboxDB })},
+	{env: "SANDBOX_STEP_DELAY", def: "700ms", help: "delay between the steps of an approval in the sandbox",
+		set: duration(func(c *Config) *time.Duration { return &c.SandboxStepDelay })},
+	{env: "SANDBOX_FAULTS", help: "faults in force from the sandbox's start, as the JSON of PUT /sandbox/faults",
+		set: func(c *Config, v string) error {
+			if v == "" {
+				return nil
 			}
-		}
-		if _, n, err := net.ParseCIDR(p); err == nil {
-			c.TrustedProxies = append(c.TrustedProxies, n)
-		} else {
-			errs = append(errs, fmt.Sprintf("CHECKOUT_TRUSTED_PROXIES: %q is not an IP address or CIDR range", p))
+			if err := json.Unmarshal([]byte(v), &c.SandboxFaults); err != nil {
+				return fmt.Errorf("is not the faults' JSON (see PUT /sandbox/faults): %v", err)
+			}
+			return c.SandboxFaults.Validate()
+		}},
+	{env: "CHECKOUT_RECONCILE_AFTER", def: "30s", help: "ask Banq about an order this long after its last news",
+		set: duration(func(c *Config) *time.Duration { return &c.ReconcileAfter })},
+	{env: "CHECKOUT_RECONCILE_INTERVAL", def: "1s", help: "how often the reconciler looks for due orders",
+		set: duration(func(c *Config) *time.Duration { return &c.ReconcileInterval })},
+	{env: "CHECKOUT_RECOVER_AFTER", def: "10s", help: "resend a create that was never confirmed, with the same key",
+		set: duration(func(c *Config) *time.Duration { return &c.RecoverAfter })},
+	{env: "CHECKOUT_CREATE_TIMEOUT", def: "15s", help: "how long the merchant's create waits for Banq",
+		set: duration(func(c *Config) *time.Duration { return &c.CreateTimeout })},
+	{env: "CHECKOUT_SHUTDOWN_TIMEOUT", def: "10s", help: "bound on graceful shutdown",
+		set: duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{env: "CHECKOUT_SSE_HEARTBEAT", def: "20s", help: "comment sent on idle live streams, so that proxies keep them open",
+		set: duration(func(c *Config) *time.Duration { return &c.Heartbeat })},
+	{env: "CHECKOUT_SSE_MAX_PER_ADDRESS", def: "100", help: "live streams one client address may hold at once (customers behind one NAT share an address)",
+		set: count(func(c *Config) *int { return &c.StreamLimits.PerAddress })},
+	{env: "CHECKOUT_SSE_MAX_PER_LINK", def: "20", help: "live streams one payment link may have open at once",
+		set: count(func(c *Config) *int { return &c.StreamLimits.PerLink })},
+	{env: "CHECKOUT_LOG_FORMAT", help: "json or text (default: text on a terminal, else json)",
+		set: text(func(c *Config) *string { return &c.LogFormat })},
+	{env: "CHECKOUT_LOG_LEVEL", def: "info", help: "debug, info, warn or error",
+		set: text(func(c *Config) *string { return &c.LogLevel })},
+	{env: "CHECKOUT_METRICS_ADDR", flag: "metrics-addr", def: "127.0.0.1:9090", help: "/metrics on a listener of its own, or off",
+		set: func(c *Config, v string) error {
+			if v == "off" {
+				v = ""
+			}
+			c.MetricsAddr = v
+			return nil
+		}},
+	{env: "CHECKOUT_METRICS_TOKEN", help: "16+ characters: /metrics then needs it as bearer token, and is also served on CHECKOUT_ADDR",
+		set: text(func(c *Config) *string { return &c.MetricsToken })},
+	{env: "CHECKOUT_NOTIFY_ALLOW_PRIVATE", def: "false", help: "true lets the shop's notification endpoints be on private, loopback and link-local addresses",
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			c.NotifyAllowPrivate = b
+			return nil
+		}},
+	{env: "CHECKOUT_TRUSTED_PROXIES", help: "comma-separated addresses or CIDR ranges of proxies whose X-Forwarded-For is believed",
+		set: func(c *Config, v string) error {
+			var bad []string
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p == "" {
+					continue
+				}
+				if !strings.Contains(p, "/") {
+					if ip := net.ParseIP(p); ip != nil && ip.To4() != nil {
+						p += "/32"
+					} else {
+						p += "/128"
+					}
+				}
+				if _, n, err := net.ParseCIDR(p); err == nil {
+					c.TrustedProxies = append(c.TrustedProxies, n)
+				} else {
+					bad = append(bad, fmt.Sprintf("%q is not an IP address or CIDR range", p))
+				}
+			}
+			if len(bad) > 0 {
+				return errors.New(strings.Join(bad, "; "))
+			}
+			return nil
+		}},
+}
+
+// Variable describes one environment variable the configuration is read from.
+type Variable struct {
+	Name    string
+	Flag    string // "" when there is none
+	Default string // "" when unset means something the help says
+	Help    string
+}
+
+// Variables lists every environment variable of the configuration, in the order of the help.
+func Variables() []Variable {
+	out := make([]Variable, len(settings))
+	for i, s := range settings {
+		out[i] = Variable{Name: s.env, Flag: s.flag, Default: s.def, Help: s.help}
+	}
+	return out
+}
+
+// flagSet returns the flags of the configuration, each holding its value in values.
+func flagSet(values map[string]*string, output io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("checkout", flag.ContinueOnError)
+	fs.SetOutput(output)
+	for _, s := range settings {
+		if s.flag != "" {
+			fs.StringVar(values[s.env], s.flag, *values[s.env], s.help+" ("+s.env+")")
 		}
 	}
+	return fs
+}
+
+// WriteUsage writes the flags and every environment variable with its default.
+func WriteUsage(w io.Writer) {
+	values := map[string]*string{}
+	for _, s := range settings {
+		def := s.def
+		values[s.env] = &def
+	}
+	fmt.Fprintln(w, "Flags (each overrides its variable):")
+	fs := flagSet(values, w)
+	fs.PrintDefaults()
+	fmt.Fprintln(w, "\nEnvironment:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, v := range Variables() {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, cmp.Or(v.Default, "-"), v.Help)
+	}
+	tw.Flush()
+}
+
+// ParseConfig reads the configuration from getenv and args (flags override variables). Invalid
+// values return an error that names the variable. -h returns flag.ErrHelp and prints nothing.
+func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	var errs []string
+	values := map[string]*string{}
+	for _, s := range settings {
+		v := getenv(s.env)
+		if !s.raw {
+			v = strings.TrimSpace(v)
+		}
+		if v == "" {
+			v = s.def
+		}
+		values[s.env] = &v
+	}
+	fs := flagSet(values, stderr)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	for _, s := range settings {
+		if err := s.set(&c, *values[s.env]); err != nil {
+			errs = append(errs, s.env+": "+err.Error())
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Sprintf("CHECKOUT_ADDR=%q is not host:port", c.Addr))
 	}
 	if _, _, err := net.SplitHostPort(c.SandboxAddr); err != nil {
 		errs = append(errs, fmt.Sprintf("SANDBOX_ADDR=%q is not host:port", c.SandboxAddr))
-	}
-	if c.MetricsAddr == "off" {
-		c.MetricsAddr = ""
 	}
 	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
 		errs = append(errs, fmt.Sprintf("CHECKOUT_METRICS_ADDR=%q is not host:port or off", c.MetricsAddr))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/banq-checkout/checkout/app"
 	"github.com/banq-checkout/checkout/banq/sandbox"
+	"github.com/banq-checkout/checkout/handlers"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -21,6 +22,13 @@ func TestParseConfigDefaultsToSandbox(t *testing.T) {
 	}
 	if !c.Sandbox() || c.Addr != ":8080" || c.DB != "./data/checkout.db" || c.SandboxAddr != "127.0.0.1:8081" {
 		t.Fatalf("got %+v, want sandbox defaults", c)
+	}
+	if c.StreamLimits != (handlers.StreamLimits{PerAddress: 100, PerLink: 20}) {
+		t.Fatalf("stream limits %+v, want 100 per address and 20 per payment link", c.StreamLimits)
+	}
+	if c, err := app.ParseConfig(nil, envOf(map[string]string{"CHECKOUT_SSE_MAX_PER_ADDRESS": "7", "CHECKOUT_SSE_MAX_PER_LINK": "3"}), io.Discard); err != nil ||
+		c.StreamLimits != (handlers.StreamLimits{PerAddress: 7, PerLink: 3}) {
+		t.Fatalf("stream limits from the environment: got %+v (%v), want 7 and 3", c.StreamLimits, err)
 	}
 	if c.CreateTimeout != 15*time.Second || c.SandboxFaults != (sandbox.Faults{}) {
 		t.Fatalf("create timeout %v, sandbox faults %+v: want 15s and none", c.CreateTimeout, c.SandboxFaults)
@@ -58,6 +66,8 @@ func TestParseConfigNamesTheBadVariable(t *testing.T) {
 		{map[string]string{"SANDBOX_ADDR": "8081"}, "SANDBOX_ADDR"},
 		{map[string]string{"CHECKOUT_PUBLIC_URL": "pay.example"}, "CHECKOUT_PUBLIC_URL"},
 		{map[string]string{"CHECKOUT_RECONCILE_AFTER": "soon"}, "CHECKOUT_RECONCILE_AFTER"},
+		{map[string]string{"CHECKOUT_SSE_MAX_PER_ADDRESS": "0"}, "CHECKOUT_SSE_MAX_PER_ADDRESS"},
+		{map[string]string{"CHECKOUT_SSE_MAX_PER_LINK": "many"}, "CHECKOUT_SSE_MAX_PER_LINK"},
 		{map[string]string{"CHECKOUT_CREATE_TIMEOUT": "-1s"}, "CHECKOUT_CREATE_TIMEOUT"},
 		{map[string]string{"SANDBOX_FAULTS": `{"dropWebhooks":`}, "SANDBOX_FAULTS"},
 		{map[string]string{"SANDBOX_FAULTS": `{"dropWebhooks":2}`}, "SANDBOX_FAULTS"},

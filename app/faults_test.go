@@ -408,7 +408,7 @@ func TestFaultBanqErrorsOnCreate(t *testing.T) {
 		resubmit(t, o)
 		onePayment(t, o)
 	})
-	t.Run("no answer in time, then the reconciler sends again", func(t *testing.T) {
+	t.Run("no answer in time, then Banq's news or the reconciler's resend", func(t *testing.T) {
 		start := time.Now()
 		o := failCreate(t, sandbox.Faults{APILatency: 2 * createTimeout, Seed: 5}, payers[2], "3.33", "Tea")
 		t.Logf("the merchant got the error %v after sending", time.Since(start).Round(time.Millisecond))
@@ -417,10 +417,12 @@ func TestFaultBanqErrorsOnCreate(t *testing.T) {
 		for _, e := range timeline(t, a, o.ID) {
 			kinds = append(kinds, e.Kind)
 		}
-		// The webhook of the resent payment may be applied before the resend's answer.
+		// Banq did the work of the call that timed out, 2×createTimeout after it began; its
+		// webhook and the reconciler's resend (RecoverAfter after the failure) race. Either
+		// tells the order of its payment, and onePayment showed the resend made none twice.
 		got := strings.Join(kinds, ",")
-		if !strings.HasPrefix(got, "created,request_failed,") || !strings.Contains(got, "request_sent") {
-			t.Fatalf("timeline: got %s, want created, request_failed, then request_sent", got)
+		if !strings.HasPrefix(got, "created,request_failed,") || !(strings.Contains(got, "request_sent") || strings.Contains(got, "webhook")) {
+			t.Fatalf("timeline: got %s, want created, request_failed, then request_sent or Banq's webhook", got)
 		}
 	})
 	// However the retries went, Banq made no payment that belongs to no order.

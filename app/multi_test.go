@@ -4,11 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/banq-checkout/checkout/app"
 	"github.com/banq-checkout/checkout/app/apptest"
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/banq/sandbox"
@@ -240,8 +243,10 @@ func TestListenerCutLosesNothing(t *testing.T) {
 func TestInstanceKilledMidProcessing(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	admin := pgtest.Admin(t, dsn)
+	// A short lease, so that B takes the webhook over soon after A stops renewing its claim.
+	shortLease := func(c *app.Config) { c.WebhookLease = time.Second }
 	a := apptest.Start(t, apptest.Options{DB: pgtest.WithAppName(dsn, "inst-a"), ReconcileAfter: time.Hour,
-		Faults: &sandbox.Faults{DropWebhooks: 1}})
+		Faults: &sandbox.Faults{DropWebhooks: 1}, Config: shortLease})
 	m := a.SignIn(t)
 	o := declined(t, a, m, a.PayerBanqs(t)[0].GUID)
 
@@ -265,7 +270,7 @@ func TestInstanceKilledMidProcessing(t *testing.T) {
 	}
 	a.Sandbox.SetFaults(sandbox.Faults{DropWebhooks: 1})
 
-	b := apptest.Start(t, apptest.Options{DB: pgtest.WithAppName(dsn, "inst-b"), Peer: a, ReconcileAfter: time.Hour})
+	b := apptest.Start(t, apptest.Options{DB: pgtest.WithAppName(dsn, "inst-b"), Peer: a, ReconcileAfter: time.Hour, Config: shortLease})
 	waitInboxDone(t, admin, []string{"wh-kill"}, 10*time.Second)
 	var status string
 	admin.QueryRow(`SELECT status FROM webhooks WHERE id = 'wh-kill'`).Scan(&status)
@@ -281,17 +286,129 @@ func TestInstanceKilledMidProcessing(t *testing.T) {
 	}
 }
 
-// claimed reports whether some instance holds the webhook's row (it is pending and locked).
+// claimed reports whether some instance holds the webhook's claim (it is pending and leased).
 func claimed(t *testing.T, admin *sql.DB, id string) bool {
 	t.Helper()
-	tx, err := admin.Begin()
-	if err != nil {
+	var n int
+	if err := admin.QueryRow(`SELECT count(*) FROM webhooks WHERE id = $1 AND status = 'pending' AND lease_id <> ''`, id).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback()
-	var pending int
-	tx.QueryRow(`SELECT count(*) FROM webhooks WHERE id = $1 AND status = 'pending'`, id).Scan(&pending)
-	var free int
-	tx.QueryRow(`SELECT count(*) FROM (SELECT id FROM webhooks WHERE id = $1 FOR UPDATE SKIP LOCKED) f`, id).Scan(&free)
-	return pending == 1 && free == 0
+	return n == 1
+}
+
+// Failed sign-ins are counted where every instance sees them: after five at instance A, the
+// account is locked at that address on instance B too.
+func TestTwoInstancesShareSignInFailures(t *testing.T) {
+	a, b, _ := pair(t)
+	signIn := func(inst *apptest.App, password string) int {
+		m := inst.NewMerchant()
+		return m.PostForm(t, "/login", "/login", url.Values{"email": {app.DemoEmail}, "password": {password}}).Status
+	}
+	for i := 0; i < 5; i++ {
+		if got := signIn(a, "guess-"+strconv.Itoa(i)); got != http.StatusUnauthorized {
+			t.Fatalf("failure %d at A: got %d, want 401", i+1, got)
+		}
+	}
+	if got := signIn(b, a.DemoPassword(t)); got != http.StatusTooManyRequests {
+		t.Fatalf("at B after 5 failures at A: got %d, want 429 (the account is locked at this address)", got)
+	}
+}
+
+// Duplicates of a webhook that an instance is processing, with Banq slow to answer, are
+// answered at once at either instance: the claim is a committed lease, and no transaction or
+// row lock is held while Banq is asked.
+func TestTwoInstancesAnswerDuplicatesOfAWebhookInProcess(t *testing.T) {
+	a, b, admin := pair(t)
+	m := a.SignIn(t)
+	o := declined(t, a, m, a.PayerBanqs(t)[0].GUID)
+	a.Sandbox.SetFaults(sandbox.Faults{DropWebhooks: 1, APILatency: 2 * time.Second})
+	defer a.Sandbox.SetFaults(sandbox.Faults{DropWebhooks: 1})
+	if code := a.PostWebhook(t, webhookFor("wh-slow", o)); code != 200 {
+		t.Fatalf("webhook to A: got %d, want 200", code)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for !claimed(t, admin, "wh-slow") {
+		if time.Now().After(deadline) {
+			t.Fatal("no instance claimed the webhook within 3s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Banq is being asked (for 2s at least): nothing may sit in a transaction meanwhile.
+	var open int
+	if err := admin.QueryRow(`SELECT count(*) FROM pg_stat_activity
+		WHERE application_name LIKE 'inst-%' AND state LIKE 'idle in transaction%'`).Scan(&open); err != nil || open != 0 {
+		t.Fatalf("transactions held open while Banq is asked: %d (%v), want 0", open, err)
+	}
+	const dups = 10
+	var wg sync.WaitGroup
+	for i := range dups {
+		inst := []*apptest.App{a, b}[i%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			code := inst.PostWebhook(t, webhookFor("wh-slow", o))
+			if took := time.Since(start); code != 200 || took > time.Second {
+				t.Errorf("duplicate %d: got %d after %v, want 200 at once (under 1s; Banq takes 2s per call)", i, code, took)
+			}
+		}()
+	}
+	wg.Wait()
+	waitInboxDone(t, admin, []string{"wh-slow"}, 15*time.Second)
+	if w, err := a.DB.Webhook(context.Background(), "wh-slow"); err != nil || w.Duplicates != dups || w.Status != checkout.WebhookApplied {
+		t.Fatalf("inbox row: got status %s with %d duplicates (%v); want applied with %d", w.Status, w.Duplicates, err, dups)
+	}
+	if n := stateChanges(t, admin, o.ID, checkout.StateDeclined); n != 1 {
+		t.Fatalf("got %d state changes, want 1", n)
+	}
+}
+
+// A webhook's apply and the record of its outcome are one transaction: when recording fails
+// (as when the instance dies between the two), the apply is undone too, and the webhook, tried
+// again, is applied once. The failure is a trigger refusing to mark the webhook applied.
+func TestTwoInstancesApplyAndRecordAWebhookTogether(t *testing.T) {
+	a, b, admin := pair(t)
+	m := a.SignIn(t)
+	o := declined(t, a, m, a.PayerBanqs(t)[0].GUID)
+	if _, err := admin.Exec(`CREATE FUNCTION refuse_applied() RETURNS trigger LANGUAGE plpgsql AS
+		$$ BEGIN RAISE EXCEPTION 'the instance died before recording the outcome'; END $$;
+		CREATE TRIGGER refuse_applied BEFORE UPDATE ON webhooks FOR EACH ROW
+		WHEN (NEW.status = 'applied') EXECUTE FUNCTION refuse_applied()`); err != nil {
+		t.Fatal(err)
+	}
+	if code := b.PostWebhook(t, webhookFor("wh-crash", o)); code != 200 {
+		t.Fatalf("webhook to B: got %d, want 200", code)
+	}
+	applies := func() int {
+		var n int
+		if err := admin.QueryRow(`SELECT count(*) FROM order_events WHERE webhook_id = 'wh-crash' AND kind = $1`,
+			checkout.EventWebhook).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Wait for a first attempt to be over: recorded as failed (pending again), or, when apply
+	// and record are apart, applied more than once.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var attempts int
+		admin.QueryRow(`SELECT attempts FROM webhooks WHERE id = 'wh-crash'`).Scan(&attempts)
+		if attempts > 0 || applies() > 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no attempt at the webhook within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := admin.Exec(`DROP TRIGGER refuse_applied ON webhooks`); err != nil {
+		t.Fatal(err)
+	}
+	waitInboxDone(t, admin, []string{"wh-crash"}, 15*time.Second)
+	if n := applies(); n != 1 {
+		t.Fatalf("the webhook is on the timeline %d times, want 1", n)
+	}
+	if n := stateChanges(t, admin, o.ID, checkout.StateDeclined); n != 1 {
+		t.Fatalf("got %d state changes, want 1", n)
+	}
 }

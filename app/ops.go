@@ -123,6 +123,10 @@ func (a *App) check(ctx context.Context) error {
 	if _, err := a.Banq.Me(ctx); err != nil {
 		return fmt.Errorf("banq: %w", err)
 	}
+	if err := a.notConnected(); err != nil {
+		// Banq answers, but not in a way that lets orders be sent.
+		return fmt.Errorf("banq: %w", err)
+	}
 	if !a.workerRunning.Load() {
 		return errors.New("webhook worker not running")
 	}

@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -38,6 +40,8 @@ func holdsReadyz(t *testing.T, base string, want int, during time.Duration) {
 	}
 }
 
+const readyToken = "ready-metrics-token-0123456789"
+
 // TestReadinessFollowsBanq runs the app against Banq proper (a sandbox of its own, reached the
 // way real Banq is) and takes Banq's auth server and API away and back.
 func TestReadinessFollowsBanq(t *testing.T) {
@@ -54,6 +58,7 @@ func TestReadinessFollowsBanq(t *testing.T) {
 		c.BanqAPIURL, c.BanqAuthURL = sb.URL, sb.URL
 		c.BanqClientID, c.BanqUsername, c.BanqPassword = sandbox.DefaultClientID, sandbox.DefaultUsername, sandbox.DefaultPassword
 		c.PublicURL = "http://127.0.0.1:9" // no webhook is needed here
+		c.MetricsToken = readyToken
 		c.SessionKey = strings.Repeat("s", 32)
 	}})
 	if a.Sandbox != nil {
@@ -74,7 +79,8 @@ func TestReadinessFollowsBanq(t *testing.T) {
 	if err := sb.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if body := waitReadyz(t, a.URL, 503, 5*time.Second); !strings.Contains(body, "banq") {
+	waitReadyz(t, a.URL, 503, 5*time.Second)
+	if _, body := readyzAs(t, a.URL, "Bearer "+readyToken); !strings.Contains(body, "banq") {
 		t.Errorf("/readyz body %q does not name banq", body)
 	}
 	lap("not ready with Banq gone")
@@ -102,4 +108,54 @@ func TestReadinessFollowsBanq(t *testing.T) {
 	sb2.SetFaults(sandbox.Faults{})
 	waitReadyz(t, a.URL, 200, 5*time.Second)
 	lap("ready again")
+}
+
+// readyzAs returns /readyz's status and body for a caller sending authorization (none if "").
+func readyzAs(t *testing.T, base, authorization string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+"/readyz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	r := do(t, nil, req)
+	return r.Status, r.Body
+}
+
+// TestReadyzDetailOnlyWithMetricsToken: why the app is not ready (here: Banq cannot be
+// reached) is for operators: the log and callers holding the metrics token. Anyone else
+// learns only that it is not ready.
+func TestReadyzDetailOnlyWithMetricsToken(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	banqURL := "http://" + ln.Addr().String()
+	ln.Close()
+	const token = "readyz-metrics-token-0123456789"
+	logs := &syncBuffer{}
+	a := apptest.Start(t, apptest.Options{Log: logs, Config: func(c *app.Config) {
+		c.BanqAPIURL, c.BanqAuthURL = banqURL, banqURL
+		c.BanqClientID, c.BanqUsername, c.BanqPassword = sandbox.DefaultClientID, sandbox.DefaultUsername, sandbox.DefaultPassword
+		c.SessionKey = strings.Repeat("s", 32)
+		c.MetricsToken = token
+	}})
+	for name, auth := range map[string]string{"anonymous": "", "wrong token": "Bearer not-the-metrics-token-000000", "token not as bearer": token} {
+		status, body := readyzAs(t, a.URL, auth)
+		if status != http.StatusServiceUnavailable {
+			t.Errorf("%s: got %d, want 503", name, status)
+		}
+		if strings.TrimSpace(body) != "not ready" {
+			t.Errorf("%s: got body %q, want just \"not ready\"", name, body)
+		}
+	}
+	status, body := readyzAs(t, a.URL, "Bearer "+token)
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "banq") {
+		t.Errorf("with the metrics token: got %d %q, want 503 naming banq", status, body)
+	}
+	eventually(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "not ready") },
+		func() string { return "the log does not say why the app is not ready" })
 }

@@ -345,7 +345,7 @@ func TestLargeAnswers(t *testing.T) {
 }
 
 func TestUnreadableSuccess(t *testing.T) {
-	for _, body := range []string{`{"id": 12`, `{"id": 12}`, `{}`, `<html>ok</html>`, ``} {
+	for _, body := range []string{`{"id": 12`, `{"id": true}`, `{}`, `<html>ok</html>`, ``} {
 		t.Run(body, func(t *testing.T) {
 			f := newFakeBanq(t)
 			var calls atomic.Int64

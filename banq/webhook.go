@@ -58,8 +58,10 @@ func VerifySignature(body []byte, signature string, secrets ...string) error {
 }
 
 // ParseWebhook decodes a webhook body. It returns an error wrapping ErrMalformedWebhook that
-// says what is wrong: not JSON, a missing id or resource id, an unknown resource type, or an
-// action that type does not have.
+// says what is wrong: not one JSON object, a missing or overlong id, or a missing or overlong
+// resource id on a webhook about a payment or transaction. It never refuses a webhook for what
+// it says: a resource type and action are matched whatever their case and returned spelt as
+// this package spells them; one it does not know is returned as sent.
 func ParseWebhook(body []byte) (Webhook, error) {
 	var w Webhook
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -70,22 +72,26 @@ func ParseWebhook(body []byte) (Webhook, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return Webhook{}, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedWebhook)
 	}
+	for known, actions := range webhookActions {
+		if strings.EqualFold(string(w.ResourceType), string(known)) {
+			w.ResourceType = known
+			for a := range actions {
+				if strings.EqualFold(string(w.Action), string(a)) {
+					w.Action = a
+				}
+			}
+		}
+	}
+	_, knownType := webhookActions[w.ResourceType]
 	switch {
 	case strings.TrimSpace(w.ID) == "":
 		return Webhook{}, fmt.Errorf("%w: id is missing", ErrMalformedWebhook)
 	case len(w.ID) > 100:
 		return Webhook{}, fmt.Errorf("%w: id is longer than 100 characters", ErrMalformedWebhook)
-	case strings.TrimSpace(w.ResourceID) == "":
+	case knownType && strings.TrimSpace(w.ResourceID) == "":
 		return Webhook{}, fmt.Errorf("%w: resourceId is missing", ErrMalformedWebhook)
 	case len(w.ResourceID) > 100:
 		return Webhook{}, fmt.Errorf("%w: resourceId is longer than 100 characters", ErrMalformedWebhook)
-	}
-	actions, ok := webhookActions[w.ResourceType]
-	if !ok {
-		return Webhook{}, fmt.Errorf("%w: unknown resourceType %q", ErrMalformedWebhook, w.ResourceType)
-	}
-	if !actions[w.Action] {
-		return Webhook{}, fmt.Errorf("%w: unknown action %q for %s", ErrMalformedWebhook, w.Action, w.ResourceType)
 	}
 	return w, nil
 }

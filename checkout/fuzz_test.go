@@ -6,6 +6,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
 )
@@ -46,7 +48,7 @@ func FuzzParseNewOrder(f *testing.F) {
 				}
 			}
 			// Each field is judged alone: the same field is wrong with the other fields valid.
-			valid := [4]string{"1.00", "ok", "g", ""}
+			valid := [4]string{"1.00", "ok", "9f1c2d3e-0000-4000-8000-000000000001", ""}
 			for field := range e.Fields {
 				in := valid
 				switch field {
@@ -75,7 +77,7 @@ func FuzzParseNewOrder(f *testing.F) {
 			utf8.RuneCountInString(n.Description) > checkout.MaxDescription {
 			t.Fatalf("description %q accepted as %q", description, n.Description)
 		}
-		if n.CustomerBanq != strings.TrimSpace(customer) || n.CustomerBanq == "" || len(n.CustomerBanq) > 100 {
+		if n.CustomerBanq != strings.TrimSpace(customer) || uuid.Validate(n.CustomerBanq) != nil || len(n.CustomerBanq) != 36 {
 			t.Fatalf("customer %q accepted as %q", customer, n.CustomerBanq)
 		}
 		if n.CustomerName == "" || utf8.RuneCountInString(n.CustomerName) > checkout.MaxName {

@@ -181,6 +181,13 @@ type User struct {
 	PasswordChangedAt time.Time
 }
 
+// SignInFailures is the failed sign-ins counted under one key (a client address, or an account
+// and address together): how many, and when the last one was.
+type SignInFailures struct {
+	Count int
+	Last  time.Time
+}
+
 // Session is a signed-in browser, kept server-side so that sign-out ends it for good.
 type Session struct {
 	ID        string
@@ -214,6 +221,10 @@ type InboxWebhook struct {
 	OrderID       int64
 	Duplicates    int
 	Seq           int64 // the inbox's insertion order, for paging the webhook log
+	// Lease names the claim under which a worker is processing the webhook ("" when none is):
+	// its outcome is recorded only while that claim holds, so a worker whose claim expired and
+	// was taken over records nothing.
+	Lease string
 }
 
 // WebhookFilter selects inbox webhooks for the merchant's webhook log, newest first.
@@ -253,7 +264,14 @@ type Change struct {
 	Events       []Event
 	Payment      *banq.Payment
 	Transactions []banq.Transaction
+	// Webhook, when set, is the outcome of the inbox webhook being applied, recorded in the
+	// same transaction: a webhook is never applied without its outcome, so never applied twice.
+	Webhook *InboxWebhook
 }
 
 // ErrNoChange, returned by an update function, ends the update without writing anything.
 var ErrNoChange = &Error{Code: EConflict, Message: "nothing to change"}
+
+// ErrClaimLost is returned when a webhook's outcome is recorded under a claim that expired and
+// was taken over by another worker: nothing is written, the other worker finishes the webhook.
+var ErrClaimLost = &Error{Code: EConflict, Message: "the webhook's claim expired and another worker took it over"}

@@ -2,6 +2,7 @@ package checkout_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/banq-checkout/checkout/banq"
@@ -80,26 +81,31 @@ func TestParseNewOrder(t *testing.T) {
 	for i := range long {
 		long[i] = 'ж'
 	}
+	const guid = "9f1c2d3e-0000-4000-8000-000000000001"
 	tests := []struct {
 		name, amount, desc, customer string
 		field                        string // "" for valid
 		want                         banq.Money
 	}{
-		{"valid", "12.50", "Coffee", "guid", "", 1250},
-		{"thousands", "1,234.5", "Coffee", "guid", "", 123450},
-		{"non-Latin description", "1", "咖啡 ☕ и чай", "guid", "", 100},
-		{"empty amount", "", "Coffee", "guid", "amount", 0},
-		{"zero", "0", "Coffee", "guid", "amount", 0},
-		{"zero with decimals", "0.00", "Coffee", "guid", "amount", 0},
-		{"negative", "-5", "Coffee", "guid", "amount", 0},
-		{"too many decimals", "1.234", "Coffee", "guid", "amount", 0},
-		{"huge", "10000000000", "Coffee", "guid", "amount", 0},
-		{"not a number", "ten", "Coffee", "guid", "amount", 0},
-		{"exponent", "1e3", "Coffee", "guid", "amount", 0},
-		{"empty description", "1", "   ", "guid", "description", 0},
-		{"long description", "1", string(long), "guid", "description", 0},
+		{"valid", "12.50", "Coffee", guid, "", 1250},
+		{"thousands", "1,234.5", "Coffee", guid, "", 123450},
+		{"non-Latin description", "1", "咖啡 ☕ и чай", guid, "", 100},
+		{"empty amount", "", "Coffee", guid, "amount", 0},
+		{"zero", "0", "Coffee", guid, "amount", 0},
+		{"zero with decimals", "0.00", "Coffee", guid, "amount", 0},
+		{"negative", "-5", "Coffee", guid, "amount", 0},
+		{"too many decimals", "1.234", "Coffee", guid, "amount", 0},
+		{"huge", "10000000000", "Coffee", guid, "amount", 0},
+		{"not a number", "ten", "Coffee", guid, "amount", 0},
+		{"exponent", "1e3", "Coffee", guid, "amount", 0},
+		{"empty description", "1", "   ", guid, "description", 0},
+		{"long description", "1", string(long), guid, "description", 0},
 		{"no customer", "1", "Coffee", "", "customer", 0},
-		{"invalid UTF-8", "1", "Caf\xe9", "guid", "description", 0},
+		{"customer not a GUID", "1", "Coffee", "not-a-guid", "customer", 0},
+		{"customer GUID in braces", "1", "Coffee", "{" + guid + "}", "customer", 0},
+		{"customer GUID without hyphens", "1", "Coffee", strings.ReplaceAll(guid, "-", ""), "customer", 0},
+		{"customer GUID as a URN", "1", "Coffee", "urn:uuid:" + guid, "customer", 0},
+		{"invalid UTF-8", "1", "Caf\xe9", guid, "description", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

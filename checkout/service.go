@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/ingest"
 )
 
 // Store is what the checkout needs from persistence (store.DB implements it).
@@ -29,8 +30,9 @@ type Store interface {
 	ListOrders(ctx context.Context, f OrderFilter) ([]Order, bool, error)
 	InsertWebhook(ctx context.Context, w InboxWebhook) (bool, error)
 	// ClaimWebhook hands out one pending inbox webhook due at now that no other worker, in this
-	// instance or another, is processing; nil when there is none.
-	ClaimWebhook(ctx context.Context, now time.Time) (WebhookClaim, error)
+	// instance or another, is processing; nil when there is none. The claim is held for lease
+	// and renewed until it ends; a claim not renewed (its instance died) expires after lease.
+	ClaimWebhook(ctx context.Context, now time.Time, lease time.Duration) (WebhookClaim, error)
 	FinishWebhook(ctx context.Context, w InboxWebhook) error
 	Webhook(ctx context.Context, id string) (InboxWebhook, error)
 	InsertRejectedWebhook(ctx context.Context, r RejectedWebhook, keep int) error
@@ -52,13 +54,17 @@ type Publisher interface {
 
 // Config tunes the service; zero values take the defaults.
 type Config struct {
-	MerchantBanq   string        // the destination banq of every payment
+	MerchantBanq string // the destination banq of every payment
+	// NotConnected, when set, says why the destination banq is not known yet (Banq's users/me
+	// failed or was unusable), so that an order waiting for it tells the merchant the reason.
+	NotConnected   func() error
 	CreateTimeout  time.Duration // bound on the create call made while the merchant waits; 15s
 	RecoverAfter   time.Duration // a create not confirmed by then is retried with the same key; 10s
 	ReconcileAfter time.Duration // Banq is asked about an order this long after its last news; 30s
 	ReconcileMax   time.Duration // the longest wait between two such questions; 10m
 	WebhookRetries int           // attempts at one webhook before it is marked failed; 10
 	Workers        int           // webhooks processed at once; 4
+	WebhookLease   time.Duration // a claimed webhook whose instance stopped renewing its claim is free again after this; 15s
 	OrderTTL       time.Duration // an order not paid this long after its creation expires; 30m
 	LateWatch      time.Duration // Banq is still asked about an order this long after it expired here; 24h
 	WebhookGap     time.Duration // orders sent this long ago with no webhook since mean webhooks are broken; 10m
@@ -69,6 +75,9 @@ type Config struct {
 	// ObserveWebhook, when set, is called after each attempt of the worker at an inbox webhook
 	// with the webhook as the attempt left it and how long the attempt took (metrics).
 	ObserveWebhook func(w InboxWebhook, took time.Duration)
+	// Ingest is the deliveries being received, which the worker lets go first (the HTTP side
+	// marks them); nil paces nothing.
+	Ingest *ingest.Gate
 }
 
 func (c *Config) defaults() {
@@ -85,6 +94,7 @@ func (c *Config) defaults() {
 	def(&c.LateWatch, 24*time.Hour)
 	def(&c.WebhookGap, 10*time.Minute)
 	def(&c.MissWindow, 30*time.Minute)
+	def(&c.WebhookLease, 15*time.Second)
 	if c.MissLimit <= 0 {
 		c.MissLimit = 3
 	}
@@ -116,7 +126,6 @@ type Service struct {
 	seed     maphash.Seed
 
 	health webhookHealth
-	ingest ingestGate
 }
 
 // New returns a service over its collaborators.
@@ -148,6 +157,20 @@ func (s *Service) lock(paymentID string) func() {
 
 // errNotConnected means Banq has not told us yet which banq to be paid into.
 var errNotConnected = errors.New("not connected to Banq yet")
+
+// notConnectedError is errNotConnected with why, when known.
+type notConnectedError struct{ why error }
+
+func (e *notConnectedError) Error() string {
+	if e.why == nil {
+		return errNotConnected.Error()
+	}
+	return errNotConnected.Error() + ": " + e.why.Error()
+}
+
+func (e *notConnectedError) Is(target error) bool { return target == errNotConnected }
+
+func (e *notConnectedError) Unwrap() error { return e.why }
 
 // SetMerchantBanq sets the banq every payment goes to.
 func (s *Service) SetMerchantBanq(guid string) { s.merchant.Store(&guid) }
@@ -210,7 +233,7 @@ func ParseNewOrder(amount, description, customerBanq, customerName string) (NewO
 	switch {
 	case n.CustomerBanq == "":
 		fields["customer"] = "Choose the customer's banq."
-	case len(n.CustomerBanq) > 100 || len([]rune(n.CustomerName)) > MaxName:
+	case !isGUID(n.CustomerBanq) || len([]rune(n.CustomerName)) > MaxName:
 		fields["customer"] = "That customer is not valid; choose again."
 	}
 	if n.CustomerName == "" {
@@ -220,6 +243,13 @@ func ParseNewOrder(amount, description, customerBanq, customerName string) (NewO
 		return n, &Error{Code: EInvalid, Message: "Please correct the highlighted fields.", Fields: fields}
 	}
 	return n, nil
+}
+
+// isGUID reports whether s is a GUID as Banq writes them: 36 characters, hex digits in groups
+// of 8-4-4-4-12 (uuid.Parse alone would also take braces, a urn: prefix and no hyphens).
+func isGUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
 }
 
 func newToken() string {
@@ -276,7 +306,11 @@ func (s *Service) send(ctx context.Context, o Order) (Order, error) {
 	merchant := s.merchantBanq()
 	if merchant == "" {
 		// Not yet connected to Banq: the order waits, and recovery sends it once we are.
-		return s.sendFailed(ctx, o, errNotConnected)
+		cause := &notConnectedError{}
+		if s.cfg.NotConnected != nil {
+			cause.why = s.cfg.NotConnected()
+		}
+		return s.sendFailed(ctx, o, cause)
 	}
 	callCtx, cancel := context.WithTimeout(ctx, s.cfg.CreateTimeout)
 	defer cancel()
@@ -321,8 +355,22 @@ func (s *Service) sendFailed(ctx context.Context, o Order, cause error) (Order, 
 	errors.As(cause, &be)
 	var out *Error
 	if temporary {
-		out = &Error{Code: EUnavailable, Err: cause, Message: "Banq did not answer in time. The order is saved and " +
-			"will be sent again with the same key, so the customer can never be charged twice. Retry now, or wait."}
+		// Say what went wrong: the merchant (or whoever they call) acts on it.
+		const saved = " The order is saved and will be sent again with the same key, so the customer can " +
+			"never be charged twice. Retry now, or wait."
+		why := "Banq did not answer in time."
+		switch {
+		case errors.Is(cause, errNotConnected):
+			why = "The checkout is not connected to Banq yet."
+			if nc, ok := errors.AsType[*notConnectedError](cause); ok && nc.why != nil {
+				why = "The checkout is not connected to Banq yet: " + nc.why.Error() + "."
+			}
+		case errors.Is(cause, banq.ErrUnexpected) && be != nil && be.Status >= 200 && be.Status < 300:
+			why = "Banq's answer could not be read (" + be.Message + ")."
+		case be != nil && be.Status != 0:
+			why = fmt.Sprintf("Banq is unavailable (it answered %d).", be.Status)
+		}
+		out = &Error{Code: EUnavailable, Err: cause, Message: why + saved}
 	} else {
 		msg := "Banq refused the payment request."
 		if be != nil && be.Message != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/banq-checkout/checkout/banq"
 )
@@ -14,6 +15,9 @@ type Cause struct {
 	WebhookID string
 	Resource  banq.ResourceType
 	Action    banq.WebhookAction
+	// Claimed is the inbox webhook a worker is processing: its applied outcome is recorded in
+	// the apply's own transaction (Change.Webhook).
+	Claimed *InboxWebhook
 }
 
 // Derive computes the order state that a payment and its transactions mean, with the fail
@@ -94,6 +98,10 @@ func (s *Service) apply(o *Order, p banq.Payment, txns []banq.Transaction, cause
 		ch.Events = append(ch.Events, Event{Kind: EventWebhook, WebhookID: cause.WebhookID,
 			Message: fmt.Sprintf("Banq webhook: %s %s.", cause.Resource, cause.Action)})
 	}
+	if cause.Claimed != nil {
+		w := applied(*cause.Claimed, o.ID, now)
+		ch.Webhook = &w
+	}
 	if o.PaymentID == "" {
 		o.PaymentID = p.ID
 	}
@@ -148,6 +156,22 @@ func (s *Service) syncTransaction(ctx context.Context, txID string, cause Cause)
 }
 
 // notOurs reports whether err means the resource is unknown to us or to Banq.
+// errUnknownResource: a webhook about a kind of resource the checkout does not know, which no
+// order depends on; there is nothing to fetch.
+var errUnknownResource = errors.New("webhook about a resource type the checkout does not know")
+
+// syncWebhook fetches the resource an inbox webhook is about and applies it. Whatever its
+// action says, even one the checkout does not know, the resource changed: fetch it again.
+func (s *Service) syncWebhook(ctx context.Context, w InboxWebhook, cause Cause) (Update, error) {
+	switch {
+	case strings.EqualFold(string(w.ResourceType), string(banq.ResourcePayment)):
+		return s.SyncPayment(ctx, w.ResourceID, cause)
+	case strings.EqualFold(string(w.ResourceType), string(banq.ResourceTransaction)):
+		return s.syncTransaction(ctx, w.ResourceID, cause)
+	}
+	return Update{}, fmt.Errorf("%w: %q", errUnknownResource, w.ResourceType)
+}
+
 func notOurs(err error) bool {
 	return ErrorCode(err) == ENotFound || errors.Is(err, banq.ErrNotFound)
 }

@@ -2,9 +2,8 @@ package checkout
 
 import (
 	"context"
+	"errors"
 	"time"
-
-	"github.com/banq-checkout/checkout/banq"
 )
 
 // keepRejected is how many refused deliveries the webhook log keeps.
@@ -20,17 +19,12 @@ func (s *Service) Reprocess(ctx context.Context, id string) (InboxWebhook, error
 		return InboxWebhook{}, err
 	}
 	cause := Cause{Kind: EventReprocessed, WebhookID: w.ID, Resource: w.ResourceType, Action: w.Action}
-	var up Update
-	if w.ResourceType == banq.ResourceTransaction {
-		up, err = s.syncTransaction(ctx, w.ResourceID, cause)
-	} else {
-		up, err = s.SyncPayment(ctx, w.ResourceID, cause)
-	}
+	up, err := s.syncWebhook(ctx, w, cause)
 	now := s.now()
 	switch {
 	case err == nil:
 		w.Status, w.Error, w.OrderID = WebhookApplied, "", up.Order.ID
-	case notOurs(err):
+	case notOurs(err) || errors.Is(err, errUnknownResource):
 		w.Status, w.Error = WebhookIgnored, err.Error()
 	default:
 		s.log.Warn("reprocess webhook", "webhook_id", w.ID, "err", err)

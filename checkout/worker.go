@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/banq-checkout/checkout/banq"
+	"github.com/banq-checkout/checkout/ingest"
 )
 
 // Receive stores a verified, parsed webhook in the inbox and wakes the worker. It reports false
@@ -37,24 +38,30 @@ func (s *Service) Wake() {
 // inbox: applied, ignored (not about an order of ours), pending again with a later attempt, or
 // failed after the last retry. It leaves w untouched when ctx ends mid-way, so the webhook stays
 // pending and is processed after a restart.
+//
+// An applied outcome is recorded with the apply, in its transaction (see Cause.Claimed); the
+// caller records the others. It returns ErrClaimLost, leaving w untouched, when w's claim was
+// taken over meanwhile.
 func (s *Service) Process(ctx context.Context, w InboxWebhook) (InboxWebhook, error) {
-	cause := Cause{Kind: EventWebhook, WebhookID: w.ID, Resource: w.ResourceType, Action: w.Action}
-	var up Update
-	var err error
-	switch w.ResourceType {
-	case banq.ResourceTransaction:
-		up, err = s.syncTransaction(ctx, w.ResourceID, cause)
-	default:
-		up, err = s.SyncPayment(ctx, w.ResourceID, cause)
-	}
+	cause := Cause{Kind: EventWebhook, WebhookID: w.ID, Resource: w.ResourceType, Action: w.Action, Claimed: &w}
+	up, err := s.syncWebhook(ctx, w, cause)
 	if ctx.Err() != nil {
 		return w, ctx.Err()
 	}
+	if errors.Is(err, ErrClaimLost) {
+		return w, err
+	}
 	now := s.now()
+	if err == nil {
+		return applied(w, up.Order.ID, now), nil
+	}
 	w.Attempts++
 	switch {
-	case err == nil:
-		w.Status, w.Error, w.OrderID, w.ProcessedAt = WebhookApplied, "", up.Order.ID, now
+	case errors.Is(err, errUnknownResource):
+		w.Status, w.Error, w.ProcessedAt = WebhookIgnored, err.Error(), now
+		s.log.Info("webhook ignored: unknown resource type", "webhook_id", w.ID,
+			"resource_type", w.ResourceType, "action", w.Action)
+		return w, nil
 	case notOurs(err) && w.Attempts >= 3:
 		// Banq may answer a webhook's resource a moment late; after a few tries it is not ours.
 		w.Status, w.Error, w.ProcessedAt = WebhookIgnored, err.Error(), now
@@ -64,21 +71,31 @@ func (s *Service) Process(ctx context.Context, w InboxWebhook) (InboxWebhook, er
 		w.Error = err.Error()
 		w.NextAttemptAt = now.Add(backoff(time.Second, 5*time.Minute, w.Attempts-1))
 	}
-	if err != nil {
-		s.log.Warn("webhook not applied", "webhook_id", w.ID, "resource_id", w.ResourceID,
-			"attempt", w.Attempts, "status", w.Status, "err", err)
-	}
+	s.log.Warn("webhook not applied", "webhook_id", w.ID, "resource_id", w.ResourceID,
+		"attempt", w.Attempts, "status", w.Status, "err", err)
 	return w, nil
 }
 
+// applied is w's outcome once applied to order orderID at now.
+func applied(w InboxWebhook, orderID int64, now time.Time) InboxWebhook {
+	w.Attempts++
+	w.Status, w.Error, w.OrderID, w.ProcessedAt = WebhookApplied, "", orderID, now
+	return w
+}
+
 // WebhookClaim is one inbox webhook that this worker, and no other, is processing. The store
-// makes that hold across instances (see store.DB.ClaimWebhook); a claim whose instance dies is
-// released with it, so another instance finishes the webhook.
+// makes that hold across instances (see store.DB.ClaimWebhook) with a lease that is committed
+// before any Banq call and renewed while the claim lasts: no transaction or row lock is held
+// while Banq is asked, and a claim whose instance dies expires, so another instance finishes
+// the webhook.
 type WebhookClaim interface {
+	// Webhook is the claimed webhook, its Lease set.
 	Webhook() InboxWebhook
-	// Finish records the outcome of processing and ends the claim.
+	// Finish records the outcome of processing and ends the claim; ErrClaimLost if the claim
+	// was taken over meanwhile.
 	Finish(ctx context.Context, w InboxWebhook) error
-	// Release ends the claim without recording anything: the webhook stays pending.
+	// Release ends the claim without recording anything: unless its outcome was recorded with
+	// its apply, the webhook is pending again, for any worker at once.
 	Release()
 }
 
@@ -102,8 +119,8 @@ func (s *Service) RunWorkerUntil(ctx, abort context.Context) error {
 		default:
 			return false
 		}
-		s.waitIngestIdle(ctx, maxIngestDefer)
-		c, err := s.store.ClaimWebhook(ctx, s.now())
+		s.cfg.Ingest.WaitIdle(ctx, ingest.MaxDefer)
+		c, err := s.store.ClaimWebhook(ctx, s.now(), s.cfg.WebhookLease)
 		if err != nil || c == nil {
 			<-sem
 			if err != nil && ctx.Err() == nil {
@@ -121,14 +138,22 @@ func (s *Service) RunWorkerUntil(ctx, abort context.Context) error {
 			// The webhook's id stands for a request id, so that its Banq calls and their log
 			// lines can be told apart and traced at Banq.
 			done, err := s.Process(banq.WithRequestID(abort, "webhook:"+w.ID), w)
-			if err != nil {
+			switch {
+			case errors.Is(err, ErrClaimLost):
+				s.log.Warn("webhook left to the worker that took its claim over", "webhook_id", w.ID)
+				c.Release()
+				return
+			case err != nil:
 				s.log.Warn("webhook left pending at shutdown", "webhook_id", w.ID, "err", err)
 				c.Release()
 				return
-			}
-			if err := c.Finish(context.WithoutCancel(abort), done); err != nil {
-				s.log.Error("record webhook outcome", "webhook_id", done.ID, "err", err)
-				return
+			case done.Status == WebhookApplied:
+				c.Release() // recorded with the apply
+			default:
+				if err := c.Finish(context.WithoutCancel(abort), done); err != nil {
+					s.log.Error("record webhook outcome", "webhook_id", done.ID, "err", err)
+					return
+				}
 			}
 			if done.Status == WebhookApplied {
 				s.log.Info("webhook applied", "webhook_id", w.ID, "order_id", done.OrderID,

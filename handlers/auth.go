@@ -1,11 +1,11 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -116,21 +116,30 @@ func (h *Handlers) login(c echo.Context) error {
 	fail := func(status int, msg string) error {
 		return render(c, status, views.Login(h.page(c, "Sign in", ""), email, msg))
 	}
-	if wait := h.limiter.blocked(ip, strings.ToLower(email)); wait > 0 {
-		c.Response().Header().Set("Retry-After", itoa(int64((wait+time.Second-1)/time.Second)))
-		return fail(http.StatusTooManyRequests, "Too many failed sign-ins from here or for this account. Try again in "+aboutMinutes(wait)+".")
-	}
 	ctx := c.Request().Context()
+	account := strings.ToLower(email)
+	wait, err := h.limiter.blocked(ctx, ip, account)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		c.Response().Header().Set("Retry-After", itoa(int64((wait+time.Second-1)/time.Second)))
+		return fail(http.StatusTooManyRequests, "Too many failed sign-ins from here. Try again in "+aboutMinutes(wait)+".")
+	}
 	u, err := h.store.UserByEmail(ctx, email)
 	hash := h.dummyHash
 	if err == nil {
 		hash = u.PasswordHash
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
-		h.limiter.fail(ip, strings.ToLower(email))
+		if err := h.limiter.fail(ctx, ip, account); err != nil {
+			return err
+		}
 		return fail(http.StatusUnauthorized, "The email or password is wrong.")
 	}
-	h.limiter.success(ip, strings.ToLower(email))
+	if err := h.limiter.success(ctx, ip, account); err != nil {
+		return err
+	}
 	// A new session id at every sign-in: an id planted before sign-in is worth nothing.
 	if old, ok := c.Get(sessionKey).(string); ok {
 		h.store.DeleteSession(ctx, old)
@@ -208,24 +217,26 @@ func randomID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// attemptLimiter counts failed sign-ins per address and per account in a sliding window.
+// attemptLimiter limits failed sign-ins, following OWASP's advice on lockout: an account is
+// locked at one client address only, for a delay that doubles with each further failure, so
+// that a stranger guessing from elsewhere cannot lock the owner out; and an address failing
+// on many accounts is refused for a while. The counts are kept in the database, where every
+// instance sees them: N instances allow no more guesses than one.
 type attemptLimiter struct {
-	mu       sync.Mutex
-	now      func() time.Time
-	failures map[string][]time.Time
-	window   time.Duration
-	perIP    int
-	perUser  int
+	store  Store
+	now    func() time.Time
+	limits SignInLimits
 }
 
-// SignInLimits bound failed sign-ins within a sliding window.
+// SignInLimits bound failed sign-ins.
 type SignInLimits struct {
-	PerAddress int           // failures from one client address; 20
-	PerAccount int           // failures for one email, known or not; 5
-	Window     time.Duration // 15m
+	PerAddress int           // failures from one client address, on any accounts, within Window; 20
+	PerAccount int           // failures for one email from one address before it is locked there; 5
+	Delay      time.Duration // the first such lock; it doubles with each failure after, up to Window; 1m
+	Window     time.Duration // a count quiet this long is forgotten; 15m
 }
 
-func newAttemptLimiter(now func() time.Time, l SignInLimits) *attemptLimiter {
+func newAttemptLimiter(st Store, now func() time.Time, l SignInLimits) *attemptLimiter {
 	if l.PerAddress <= 0 {
 		l.PerAddress = 20
 	}
@@ -235,61 +246,57 @@ func newAttemptLimiter(now func() time.Time, l SignInLimits) *attemptLimiter {
 	if l.Window <= 0 {
 		l.Window = 15 * time.Minute
 	}
-	return &attemptLimiter{now: now, failures: map[string][]time.Time{}, window: l.Window, perIP: l.PerAddress, perUser: l.PerAccount}
+	if l.Delay <= 0 {
+		l.Delay = min(time.Minute, l.Window)
+	}
+	return &attemptLimiter{store: st, now: now, limits: l}
 }
 
-func (l *attemptLimiter) recent(key string, now time.Time) []time.Time {
-	ts := l.failures[key]
-	i := 0
-	for i < len(ts) && now.Sub(ts[i]) > l.window {
-		i++
+func addressKey(ip string) string { return "ip:" + ip }
+func pairKey(ip, user string) string {
+	// An email is at most 254 bytes; a longer one, which no account has, is cut rather than
+	// stored whole.
+	return "account:" + user[:min(len(user), 254)] + " ip:" + ip
+}
+func (l *attemptLimiter) since() time.Time { return l.now().Add(-l.limits.Window) }
+
+// lockFor is how long an account stays locked at an address after its failures-th failure there.
+func (l *attemptLimiter) lockFor(failures int) time.Duration {
+	d := l.limits.Delay
+	for i := l.limits.PerAccount; i < failures && d < l.limits.Window; i++ {
+		d *= 2
 	}
-	ts = ts[i:]
-	if len(ts) == 0 {
-		delete(l.failures, key)
-	} else {
-		l.failures[key] = ts
-	}
-	return ts
+	return min(d, l.limits.Window)
 }
 
-// blocked returns how long the address or account must wait, 0 when it may try.
-func (l *attemptLimiter) blocked(ip, user string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
+// blocked returns how long the account must wait at this address, 0 when it may try.
+func (l *attemptLimiter) blocked(ctx context.Context, ip, user string) (time.Duration, error) {
+	now, since := l.now(), l.since()
+	addr, err := l.store.SignInFailures(ctx, addressKey(ip), since)
+	if err != nil {
+		return 0, err
+	}
+	pair, err := l.store.SignInFailures(ctx, pairKey(ip, user), since)
+	if err != nil {
+		return 0, err
+	}
 	var wait time.Duration
-	for key, max := range map[string]int{"ip:" + ip: l.perIP, "user:" + user: l.perUser} {
-		if ts := l.recent(key, now); len(ts) >= max {
-			wait = maxDuration(wait, l.window-now.Sub(ts[len(ts)-max]))
-		}
+	if addr.Count >= l.limits.PerAddress {
+		wait = addr.Last.Add(l.limits.Window).Sub(now)
 	}
-	return wait
+	if pair.Count >= l.limits.PerAccount {
+		wait = max(wait, pair.Last.Add(l.lockFor(pair.Count)).Sub(now))
+	}
+	return max(wait, 0), nil
 }
 
-func (l *attemptLimiter) fail(ip, user string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	for _, key := range []string{"ip:" + ip, "user:" + user} {
-		l.failures[key] = append(l.recent(key, now), now)
-	}
-	if len(l.failures) > 100_000 { // a flood of distinct keys must not grow memory without end
-		l.failures = map[string][]time.Time{}
-	}
+func (l *attemptLimiter) fail(ctx context.Context, ip, user string) error {
+	_, err := l.store.AddSignInFailure(ctx, l.now(), l.since(), addressKey(ip), pairKey(ip, user))
+	return err
 }
 
-func (l *attemptLimiter) success(ip, user string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.failures, "user:"+user)
-}
-
-func maxDuration(a, b time.Duration) time.Duration {
-	if a > b {
-		return a
-	}
-	return b
+func (l *attemptLimiter) success(ctx context.Context, ip, user string) error {
+	return l.store.ClearSignInFailures(ctx, pairKey(ip, user))
 }
 
 // aboutMinutes says a wait in whole minutes, rounded up: "1 minute", "15 minutes".

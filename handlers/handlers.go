@@ -19,6 +19,7 @@ import (
 
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/ingest"
 	"github.com/banq-checkout/checkout/live"
 	"github.com/banq-checkout/checkout/views"
 )
@@ -40,6 +41,9 @@ type Store interface {
 	ListWebhooks(ctx context.Context, f checkout.WebhookFilter) ([]checkout.InboxWebhook, bool, error)
 	RejectedWebhooks(ctx context.Context, limit int) ([]checkout.RejectedWebhook, error)
 	Webhook(ctx context.Context, id string) (checkout.InboxWebhook, error)
+	SignInFailures(ctx context.Context, key string, since time.Time) (checkout.SignInFailures, error)
+	AddSignInFailure(ctx context.Context, now, since time.Time, keys ...string) ([]checkout.SignInFailures, error)
+	ClearSignInFailures(ctx context.Context, key string) error
 }
 
 // Checkout is the domain service the handlers drive (checkout.Service implements it).
@@ -47,7 +51,6 @@ type Checkout interface {
 	CreateOrder(ctx context.Context, n checkout.NewOrder) (checkout.Order, error)
 	RetryCreate(ctx context.Context, id int64) (checkout.Order, error)
 	Receive(ctx context.Context, w banq.Webhook, body []byte) (bool, error)
-	Ingesting() (done func())
 	CancelOrder(ctx context.Context, id int64, by string) (checkout.Order, error)
 	Reprocess(ctx context.Context, webhookID string) (checkout.InboxWebhook, error)
 	RejectWebhook(ctx context.Context, r checkout.RejectedWebhook) error
@@ -71,20 +74,25 @@ type Config struct {
 	WebhookRate    Rate          // webhooks per source address; 100/s, burst 500
 	WebhookBadRate Rate          // webhooks failing the signature check per source address; 20/min, burst 20
 	TrustedProxies []*net.IPNet  // peers whose X-Forwarded-For names the client; none: the peer is the client
-	SignInLimits   SignInLimits  // failed sign-ins per address and per account
+	SignInLimits   SignInLimits  // failed sign-ins per address and per account at an address
 	PasswordCost   int           // bcrypt cost of new password hashes and of the dummy one; bcrypt.DefaultCost
 	SessionKeys    [][]byte      // hash/block key pairs, newest first (rotation)
 	IdleTimeout    time.Duration // a session unused this long ends; 2h
 	SessionMaxAge  time.Duration // a session ends this long after sign-in; 12h
 	Heartbeat      time.Duration // SSE comment interval; 20s
+	Ingest         *ingest.Gate  // marks webhook deliveries received, for the worker's pacing; nil marks nothing
+	StreamLimits   StreamLimits  // live streams per address and per payment link
 	Ready          func(ctx context.Context) error
 	Metrics        http.Handler // served at /metrics when set (it checks its own bearer token)
-	Observer       Observer     // records requests and webhooks for metrics; nil records nothing
-	Logger         *slog.Logger
-	Now            func() time.Time
-	Brand          Brand         // logo and accent colour of the customer pages
-	WebhookURL     string        // where Banq is told to send webhooks, for the broken-webhooks banner
-	OrderTTL       time.Duration // the new-order form's default time to pay; 30m
+	// Operator reports whether a request comes from an operator (it carries the metrics token):
+	// only they are told why /readyz is not ready. Nil: nobody is, the log says it.
+	Operator   func(*http.Request) bool
+	Observer   Observer // records requests and webhooks for metrics; nil records nothing
+	Logger     *slog.Logger
+	Now        func() time.Time
+	Brand      Brand         // logo and accent colour of the customer pages
+	WebhookURL string        // where Banq is told to send webhooks, for the broken-webhooks banner
+	OrderTTL   time.Duration // the new-order form's default time to pay; 30m
 	// Notifications keeps the shop's notification endpoints; nil serves no notification pages.
 	Notifications Notifications
 }
@@ -108,6 +116,8 @@ type Handlers struct {
 	// current reads only cookies written under the newest session key; nil unless rotating.
 	current   *sessions.CookieStore
 	dummyHash []byte // compared against when the email is unknown
+
+	streams *streamCounter // live streams, per address and per payment link
 }
 
 // New returns the handlers.
@@ -145,6 +155,9 @@ func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
 	if cfg.Ready == nil {
 		cfg.Ready = func(context.Context) error { return nil }
 	}
+	if cfg.Operator == nil {
+		cfg.Operator = func(*http.Request) bool { return false }
+	}
 	if cfg.Observer == nil {
 		cfg.Observer = noObserver{}
 	}
@@ -154,8 +167,9 @@ func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
 	if len(cfg.SessionKeys) > 2 {
 		h.current = h.newCookieStore(cfg.SessionKeys[:2]...)
 	}
-	h.limiter = newAttemptLimiter(cfg.Now, cfg.SignInLimits)
+	h.limiter = newAttemptLimiter(st, cfg.Now, cfg.SignInLimits)
 	h.hooks, h.badHooks = newBuckets(cfg.WebhookRate), newBuckets(cfg.WebhookBadRate)
+	h.streams = newStreamCounter(cfg.StreamLimits)
 	h.dummyHash = newDummyHash(cfg.PasswordCost)
 	return h
 }

@@ -1,14 +1,18 @@
 package handlers
 
 import (
+	"context"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/banq-checkout/checkout/store"
 )
 
-func TestBucketsRefillAndWait(t *testing.T) {
+func TestBucketsRefill(t *testing.T) {
 	b := newBuckets(Rate{PerSecond: 2, Burst: 3})
 	now := time.Unix(1_700_000_000, 0)
 	for i := 0; i < 3; i++ {
@@ -22,21 +26,15 @@ func TestBucketsRefillAndWait(t *testing.T) {
 	if w := b.take("b", now); w != 0 {
 		t.Fatalf("another address: got wait %v, want 0 (buckets are per address)", w)
 	}
-	if w := b.wait("a", now.Add(250*time.Millisecond)); w != 250*time.Millisecond {
-		t.Fatalf("wait after 250ms: got %v, want 250ms", w)
+	// A refused take spends nothing.
+	if w := b.take("a", now.Add(250*time.Millisecond)); w != 250*time.Millisecond {
+		t.Fatalf("take after 250ms: got wait %v, want 250ms", w)
 	}
 	if w := b.take("a", now.Add(500*time.Millisecond)); w != 0 {
 		t.Fatalf("after 500ms: got wait %v, want 0 (refilled one)", w)
 	}
-	if w := b.wait("a", now.Add(time.Hour)); w != 0 {
+	if w := b.take("a", now.Add(time.Hour)); w != 0 {
 		t.Fatalf("an hour later: got wait %v, want 0", w)
-	}
-	// wait never spends.
-	for i := 0; i < 10; i++ {
-		b.wait("c", now)
-	}
-	if w := b.take("c", now); w != 0 {
-		t.Fatalf("take after waits: got wait %v, want 0", w)
 	}
 }
 
@@ -52,26 +50,61 @@ func TestBucketsStayBounded(t *testing.T) {
 }
 
 func TestSignInLimitsDefaults(t *testing.T) {
-	l := newAttemptLimiter(time.Now, SignInLimits{})
-	if l.perIP != 20 || l.perUser != 5 || l.window != 15*time.Minute {
-		t.Fatalf("defaults: %d per address, %d per account, window %v; want 20, 5, 15m", l.perIP, l.perUser, l.window)
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "checkout.db"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
 	now := time.Unix(1_700_000_000, 0)
-	l.now = func() time.Time { return now }
-	for i := 0; i < 4; i++ {
-		l.fail("192.0.2.1", "ada@example.test")
+	l := newAttemptLimiter(st, func() time.Time { return now }, SignInLimits{})
+	if got := l.limits; got != (SignInLimits{PerAddress: 20, PerAccount: 5, Delay: time.Minute, Window: 15 * time.Minute}) {
+		t.Fatalf("defaults: %+v; want 20 per address, 5 per account at an address, 1m doubling up to 15m", got)
 	}
-	if w := l.blocked("192.0.2.1", "ada@example.test"); w != 0 {
+	ctx := context.Background()
+	blocked := func(ip, user string) time.Duration {
+		t.Helper()
+		w, err := l.blocked(ctx, ip, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	fail := func(ip, user string) {
+		t.Helper()
+		if err := l.fail(ctx, ip, user); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 4; i++ {
+		fail("192.0.2.1", "ada@example.test")
+	}
+	if w := blocked("192.0.2.1", "ada@example.test"); w != 0 {
 		t.Fatalf("after 4 failures: blocked for %v, want not blocked", w)
 	}
-	l.fail("192.0.2.1", "ada@example.test")
-	if w := l.blocked("192.0.2.2", "ada@example.test"); w != 15*time.Minute {
-		t.Fatalf("after 5 failures, from another address: blocked for %v, want 15m (per account)", w)
+	fail("192.0.2.1", "ada@example.test")
+	if w := blocked("192.0.2.1", "ada@example.test"); w != time.Minute {
+		t.Fatalf("after 5 failures: blocked for %v, want 1m", w)
 	}
-	for i := 0; i < 15; i++ {
-		l.fail("192.0.2.1", "user"+strconv.Itoa(i)+"@example.test")
+	if w := blocked("192.0.2.2", "ada@example.test"); w != 0 {
+		t.Fatalf("after 5 failures at another address: blocked for %v, want not blocked (the owner is not locked out)", w)
 	}
-	if w := l.blocked("192.0.2.1", "new@example.test"); w != 15*time.Minute {
+	// Each failure after doubles the lock, up to the window.
+	for _, want := range []time.Duration{2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 15 * time.Minute, 15 * time.Minute} {
+		now = now.Add(blocked("192.0.2.1", "ada@example.test"))
+		fail("192.0.2.1", "ada@example.test")
+		if w := blocked("192.0.2.1", "ada@example.test"); w != want {
+			t.Fatalf("after a further failure: blocked for %v, want %v", w, want)
+		}
+	}
+	// Quiet for the window: forgotten.
+	now = now.Add(15*time.Minute + time.Second)
+	if w := blocked("192.0.2.1", "ada@example.test"); w != 0 {
+		t.Fatalf("after a quiet window: blocked for %v, want not blocked", w)
+	}
+	for i := 0; i < 20; i++ {
+		fail("192.0.2.3", "user"+strconv.Itoa(i)+"@example.test")
+	}
+	if w := blocked("192.0.2.3", "new@example.test"); w != 15*time.Minute {
 		t.Fatalf("after 20 failures from one address: blocked for %v, want 15m (per address)", w)
 	}
 }

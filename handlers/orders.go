@@ -36,7 +36,9 @@ func (h *Handlers) listOrders(c echo.Context) error {
 // newOrderView fills the form's customer list from Banq (search and paging from the query).
 func (h *Handlers) newOrderView(c echo.Context, v views.NewOrderView) views.NewOrderView {
 	if v.Search == "" {
-		v.Search = strings.TrimSpace(c.QueryParam("q"))
+		// The query of the form page, or the hidden fields of the order form: the page the
+		// customer was chosen from.
+		v.Search = strings.TrimSpace(c.FormValue("q"))
 	}
 	if v.ExpiresIn == "" {
 		v.ExpiresIn = strconv.Itoa(int(h.cfg.OrderTTL.Minutes()))
@@ -44,7 +46,7 @@ func (h *Handlers) newOrderView(c echo.Context, v views.NewOrderView) views.NewO
 	if len(v.Search) > 100 {
 		v.Search = v.Search[:100]
 	}
-	page, _ := strconv.Atoi(c.QueryParam("page"))
+	page, _ := strconv.Atoi(c.FormValue("page"))
 	if page < 1 {
 		page = 1
 	}
@@ -83,11 +85,10 @@ func (h *Handlers) createOrder(c echo.Context) error {
 	ctx := c.Request().Context()
 	u := c.Get(userKey).(checkout.User)
 	v := views.NewOrderView{
-		Amount:       c.FormValue("amount"),
-		Description:  c.FormValue("description"),
-		Customer:     c.FormValue("customer"),
-		CustomerName: c.FormValue("customer_name"),
-		ExpiresIn:    c.FormValue("expires"),
+		Amount:      c.FormValue("amount"),
+		Description: c.FormValue("description"),
+		Customer:    c.FormValue("customer"),
+		ExpiresIn:   c.FormValue("expires"),
 	}
 	if retry, _ := strconv.ParseInt(c.FormValue("retry_order"), 10, 64); retry > 0 {
 		o, err := h.checkout.RetryCreate(ctx, retry)
@@ -101,18 +102,32 @@ func (h *Handlers) createOrder(c echo.Context) error {
 		return render(c, http.StatusServiceUnavailable, views.NewOrderForm(h.page(c, "New order", "new"), h.newOrderView(c, v)))
 	}
 	v = h.newOrderView(c, v)
-	for _, b := range v.Banqs {
-		if b.GUID == v.Customer {
-			v.CustomerName = b.Name
-		}
-	}
-	if len([]rune(v.CustomerName)) > checkout.MaxName {
-		v.CustomerName = string([]rune(v.CustomerName)[:checkout.MaxName])
-	}
-	n, err := checkout.ParseNewOrder(v.Amount, v.Description, v.Customer, v.CustomerName)
+	n, err := checkout.ParseNewOrder(v.Amount, v.Description, v.Customer, "")
 	ttl, terr := checkout.ParseTTL(v.ExpiresIn, h.cfg.OrderTTL)
 	if err = joinFieldErrors(err, terr); err != nil {
 		return h.orderFormError(c, v, err)
+	}
+	// The payer's name is Banq's, never the form's.
+	payer, found, err := h.payer(ctx, v, n.CustomerBanq)
+	switch {
+	case err != nil:
+		// Banq's directory is away: the order is kept, named by its GUID; sending it waits
+		// for Banq anyway.
+		h.log.WarnContext(ctx, "look up the payer's banq", "err", err)
+	case !found:
+		return h.orderFormError(c, v, &checkout.Error{Code: checkout.EInvalid, Message: "Please correct the highlighted fields.",
+			Fields: map[string]string{"customer": "Banq's directory has no such banq; search for the customer again."}})
+	}
+	name := payer.Name
+	if len([]rune(name)) > checkout.MaxName {
+		name = string([]rune(name)[:checkout.MaxName])
+	}
+	v.CustomerName = name
+	if found {
+		n.CustomerBanq = payer.GUID
+		if name != "" {
+			n.CustomerName = name
+		}
 	}
 	n.TTL = ttl
 	n.CreatedBy = u.ID
@@ -124,6 +139,45 @@ func (h *Handlers) createOrder(c echo.Context) error {
 		return h.orderFormError(c, v, err)
 	}
 	return c.Redirect(http.StatusSeeOther, "/orders/"+itoa(o.ID))
+}
+
+// payer returns the banq guid as Banq's directory has it, name included: from the page of the
+// form (v.Banqs), else from the first pages of the form's search, else of the whole directory.
+// found is false when Banq answered and has no such banq; err when it could not be asked.
+func (h *Handlers) payer(ctx context.Context, v views.NewOrderView, guid string) (b banq.Banq, found bool, err error) {
+	for _, b := range v.Banqs {
+		if strings.EqualFold(b.GUID, guid) {
+			return b, true, nil
+		}
+	}
+	if v.BanqError != "" {
+		// It just failed to list the form's page: the merchant should not wait for it again.
+		return banq.Banq{}, false, errors.New("the directory of banqs did not answer")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	searches := []string{v.Search}
+	if v.Search != "" {
+		searches = append(searches, "")
+	}
+	const pageSize, maxPages = 100, 5 // bounded: the merchant is waiting
+	for _, search := range searches {
+		for page := 1; page <= maxPages; page++ {
+			res, err := h.banqs.Banqs(ctx, banq.BanqQuery{Search: search, Page: page, PageSize: pageSize})
+			if err != nil {
+				return banq.Banq{}, false, err
+			}
+			for _, b := range res.Data {
+				if strings.EqualFold(b.GUID, guid) {
+					return b, true, nil
+				}
+			}
+			if page >= res.Meta.PageCount || len(res.Data) == 0 {
+				break
+			}
+		}
+	}
+	return banq.Banq{}, false, nil
 }
 
 // orderFormError shows the form again with everything the merchant typed and what to fix.

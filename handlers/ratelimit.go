@@ -79,16 +79,6 @@ func (b *buckets) take(key string, now time.Time) time.Duration {
 	return b.until(k)
 }
 
-// wait returns how long until key has a token, 0 when it has one; it spends nothing.
-func (b *buckets) wait(key string, now time.Time) time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if k := b.level(key, now); k.tokens < 1 {
-		return b.until(k)
-	}
-	return 0
-}
-
 func (b *buckets) until(k *bucket) time.Duration {
 	if b.rate.PerSecond <= 0 {
 		return time.Hour

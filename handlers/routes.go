@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -41,11 +42,20 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	assets.GET("/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(static.Files))))
 
 	// Banq's webhooks: HMAC instead of CSRF; the body limit is enforced inside, before reading.
-	e.POST("/webhooks/banq", h.webhook)
+	// Listed in full so that no request under /webhooks/ falls through to the merchant's
+	// catch-all routes and their session and CSRF machinery. A trailing slash, an easy slip when
+	// the URL is registered, is the same URL; other methods are told which one to use. Each
+	// delivery, once received, is marked for the worker's pacing.
+	webhooks := e.Group("/webhooks")
+	for _, path := range []string{"/banq", "/banq/"} {
+		webhooks.Any(path, onlyPost)
+		webhooks.POST(path, h.webhook, markReceived(h.cfg.Ingest))
+	}
+	webhooks.Any("/*", echo.NotFoundHandler)
 
 	// The customer's page and its stream: the token is the only key.
 	e.GET("/pay/:token", h.payPage, noReferrer)
-	e.GET("/pay/:token/events", h.payEvents, noReferrer, stream)
+	e.GET("/pay/:token/events", h.payEvents, noReferrer, stream, h.limitStreams)
 	e.GET("/pay/:token/qr.svg", h.payQR, noReferrer)
 
 	// The merchant's branding on the customer pages.
@@ -53,8 +63,8 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	e.GET("/brand/logo", h.logo)
 
 	// The merchant's side: sessions and CSRF. Every state-changing request needs the token
-	// (form field _csrf or header X-CSRF-Token) matching its cookie; browsers' Sec-Fetch-Site
-	// is checked first, see fetchMetadata.
+	// (form field _csrf or header X-CSRF-Token) matching its cookie; first, what browsers say
+	// of its origin is checked, see crossOrigin.
 	csrf := middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
 		CookieName:     "checkout_csrf",
@@ -67,7 +77,7 @@ func (h *Handlers) Routes(e *echo.Echo) {
 			return echo.NewHTTPError(http.StatusForbidden, csrfRefused)
 		},
 	})
-	browser := e.Group("", noStore, middleware.BodyLimit("64K"), fetchMetadata, csrf, h.loadUser)
+	browser := e.Group("", noStore, middleware.BodyLimit("64K"), h.crossOrigin(), csrf, h.loadUser)
 	browser.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/orders") })
 	browser.GET("/login", h.loginPage)
 	browser.POST("/login", h.login)
@@ -76,11 +86,11 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	merchant := browser.Group("", requireUser)
 	merchant.GET("/orders", h.listOrders)
 	merchant.GET("/orders.csv", h.exportOrders)
-	merchant.GET("/orders/events", h.listEvents, stream)
+	merchant.GET("/orders/events", h.listEvents, stream, h.limitStreams)
 	merchant.GET("/orders/new", h.newOrderForm)
 	merchant.POST("/orders", h.createOrder)
 	merchant.GET("/orders/:id", h.showOrder)
-	merchant.GET("/orders/:id/events", h.orderEvents, stream)
+	merchant.GET("/orders/:id/events", h.orderEvents, stream, h.limitStreams)
 	merchant.POST("/orders/:id/retry", h.retryOrder)
 	merchant.POST("/orders/:id/cancel", h.cancelOrder)
 	merchant.GET("/webhook-log", h.webhookLog)
@@ -122,26 +132,36 @@ func (h *Handlers) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 const csrfRefused = "This form was not sent from this site, or it expired. Reload the page and try again."
 
-// fetchMetadata refuses a state-changing request that the browser marks as sent by another
-// site (Sec-Fetch-Site other than same-origin or none), whatever token it carries. Then it hides
-// the header from echo's CSRF middleware (v4.15+), which would otherwise let any request
-// claiming same-origin through without a token, and would render a fixed dummy token into
-// forms: here every state-changing request must also carry the real token.
-func fetchMetadata(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		switch r.Method {
-		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
-		default:
-			switch r.Header.Get(echo.HeaderSecFetchSite) {
-			case "", "same-origin", "none":
-			default:
+// crossOrigin refuses a state-changing request that a browser says another origin sent, whatever
+// token it carries: Go's http.CrossOriginProtection reads Sec-Fetch-Site and, from browsers
+// without it, Origin against Host (CHECKOUT_PUBLIC_URL's origin is trusted too, for a proxy
+// that rewrites Host). Then it hides Sec-Fetch-Site from echo's CSRF middleware (v4.15+), which
+// would otherwise let any request claiming same-origin through without a token, and would render
+// a fixed dummy token into forms: here every state-changing request must also carry the real
+// token.
+func (h *Handlers) crossOrigin() echo.MiddlewareFunc {
+	cop := http.NewCrossOriginProtection()
+	if u, err := url.Parse(h.cfg.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		if err := cop.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			h.log.Warn("CHECKOUT_PUBLIC_URL is no origin to trust", "err", err)
+		}
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if err := cop.Check(r); err != nil {
 				return echo.NewHTTPError(http.StatusForbidden, csrfRefused)
 			}
+			r.Header.Del(echo.HeaderSecFetchSite)
+			return next(c)
 		}
-		r.Header.Del(echo.HeaderSecFetchSite)
-		return next(c)
 	}
+}
+
+// onlyPost answers a method the route does not take: 405, naming the one it does.
+func onlyPost(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderAllow, http.MethodPost)
+	return echo.NewHTTPError(http.StatusMethodNotAllowed, "use POST")
 }
 
 // noStore keeps the merchant's pages out of caches: after sign-out, Back shows nothing.

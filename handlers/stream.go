@@ -38,6 +38,7 @@ type sseStream struct {
 	conn   net.Conn      // the hijacked connection, or nil
 	buf    *bytes.Buffer // what waits for the next flush; pooled between flushes
 	once   sync.Once
+	slot   *streamSlot // counted against the stream limits until the stream ends; nil if not
 }
 
 var streamBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -50,6 +51,9 @@ func newStream(c echo.Context, sub *live.Subscription) *sseStream {
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("X-Accel-Buffering", "no")
 	s := &sseStream{ctx: c.Request().Context(), cancel: func() {}, sub: sub, resp: c.Response()}
+	if slot, ok := c.Get(streamSlotKey).(*streamSlot); ok {
+		slot.adopted, s.slot = true, slot
+	}
 	// A reconnecting browser waits this long; short, so a restart is barely noticed.
 	s.write("retry: 2000\n\n")
 	return s
@@ -139,6 +143,9 @@ func (s *sseStream) end() {
 		}
 		if s.buf != nil {
 			s.release()
+		}
+		if s.slot != nil {
+			s.slot.closed()
 		}
 	})
 }

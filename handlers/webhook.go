@@ -16,21 +16,17 @@ import (
 // bytes, parse, store in the inbox (deduplicated by id), answer at once. Processing happens in
 // the worker.
 //
-// Two limits per source address, both checked before the body is read. Every request spends
-// from a generous bucket (Config.WebhookRate); a request failing the signature check also spends
-// from a strict one (Config.WebhookBadRate), and while that one is empty the address is refused
-// whatever it sends. A refused request is answered 429 with Retry-After, never dropped: Banq
-// retries a webhook it was not given a 2xx for, and the reconciler asks Banq about any order
-// that stays without news.
+// Two limits per source address. Every request spends from a generous bucket
+// (Config.WebhookRate), checked before the body is read. A request failing the signature check
+// also spends from a strict one (Config.WebhookBadRate); once that one is empty, bad signatures
+// from the address are answered 429 and no longer recorded, but a correctly signed webhook is
+// still taken: a stranger behind the same proxy as Banq cannot get Banq's webhooks refused. A
+// refused request is answered 429 with Retry-After, never dropped: Banq retries a webhook it was
+// not given a 2xx for, and the reconciler asks Banq about any order that stays without news.
 func (h *Handlers) webhook(c echo.Context) error {
-	defer h.checkout.Ingesting()()
 	r := c.Request()
 	ctx := r.Context()
 	ip, now := c.RealIP(), h.cfg.Now()
-	if wait := h.badHooks.wait(ip, now); wait > 0 {
-		h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonRateLimited)
-		return tooMany(c, wait, "too many webhooks with a bad signature from this address")
-	}
 	if wait := h.hooks.take(ip, now); wait > 0 {
 		h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonRateLimited)
 		return tooMany(c, wait, "too many webhooks from this address")
@@ -47,7 +43,10 @@ func (h *Handlers) webhook(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "could not read the body")
 	}
 	if err := banq.VerifySignature(body, r.Header.Get(banq.HeaderWebhookHMAC), h.cfg.WebhookSecrets()...); err != nil {
-		h.badHooks.take(ip, now)
+		if wait := h.badHooks.take(ip, now); wait > 0 {
+			h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonRateLimited)
+			return tooMany(c, wait, "too many webhooks with a bad signature from this address")
+		}
 		h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonSignature)
 		h.log.WarnContext(ctx, "webhook rejected", "reason", metrics.ReasonSignature, "err", err.Error(), "remote", ip)
 		h.rejectWebhook(c, body, err)
@@ -93,6 +92,10 @@ func (h *Handlers) healthz(c echo.Context) error {
 func (h *Handlers) readyz(c echo.Context) error {
 	if err := h.cfg.Ready(c.Request().Context()); err != nil {
 		h.log.WarnContext(c.Request().Context(), "not ready", "err", err)
+		// The reason names hosts, accounts and Banq's own words: not for strangers.
+		if !h.cfg.Operator(c.Request()) {
+			return c.String(http.StatusServiceUnavailable, "not ready")
+		}
 		return c.String(http.StatusServiceUnavailable, "not ready: "+err.Error())
 	}
 	return c.String(http.StatusOK, "ready")

@@ -171,18 +171,30 @@ func (m *Metrics) Handler(token string) http.Handler {
 	if token == "" {
 		return h
 	}
-	want := sha256.Sum256([]byte(token))
+	authorized := BearerToken(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		// Compare digests, so that the comparison takes the same time whatever the length.
-		sum := sha256.Sum256([]byte(got))
-		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		if !authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
 			http.Error(w, "metrics need a bearer token", http.StatusUnauthorized)
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// BearerToken returns a check that a request carries token as its bearer token. With token ""
+// no request does.
+func BearerToken(token string) func(*http.Request) bool {
+	if token == "" {
+		return func(*http.Request) bool { return false }
+	}
+	want := sha256.Sum256([]byte(token))
+	return func(r *http.Request) bool {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// Compare digests, so that the comparison takes the same time whatever the length.
+		sum := sha256.Sum256([]byte(got))
+		return ok && subtle.ConstantTimeCompare(sum[:], want[:]) == 1
+	}
 }
 
 // scraped collects what is read from the sources at scrape time.

@@ -254,6 +254,11 @@ func (db *DB) UpdateOrder(ctx context.Context, id int64, fn func(*checkout.Order
 				return err
 			}
 		}
+		if ch.Webhook != nil {
+			if err := db.finishWebhook(ctx, tx, *ch.Webhook); err != nil {
+				return err
+			}
+		}
 		o.UpdatedAt = now
 		_, err = tx.ExecContext(ctx, db.q(`UPDATE orders SET state = ?, fail_reason = ?, payment_id = ?,
 			transaction_id = ?, create_error = ?, create_attempts = ?, updated_at = ?, paid_at = ?,

@@ -2,12 +2,15 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -138,12 +141,16 @@ func (db *DB) notify(ctx context.Context, tx *sql.Tx, orderID, seq int64) error 
 // ClaimWebhook hands out one pending inbox webhook due at now that no one else is processing,
 // or nil when there is none. The claim ends with Finish or Release.
 //
-// On PostgreSQL the claim is a transaction holding the row with FOR UPDATE SKIP LOCKED: other
-// instances skip it, and if this instance dies its connection goes, the lock with it, and
-// another instance takes the row at once. On SQLite (one process) the claim is an in-memory mark.
-func (db *DB) ClaimWebhook(ctx context.Context, now time.Time) (checkout.WebhookClaim, error) {
+// On PostgreSQL the claim is a lease, committed before the caller asks Banq anything: the row
+// gets a lease id and an expiry, and no transaction or row lock is held while the webhook is
+// processed, so a duplicate delivery of it is answered at once. The lease is renewed every
+// lease/3 until the claim ends; if this instance dies, renewal stops and another instance takes
+// the webhook once lease has passed. The outcome is recorded only under the lease id, so a
+// worker whose lease was taken over writes nothing. Instances' clocks are compared, so lease
+// must outlast their skew. On SQLite (one process) the claim is an in-memory mark.
+func (db *DB) ClaimWebhook(ctx context.Context, now time.Time, lease time.Duration) (checkout.WebhookClaim, error) {
 	if db.pg != nil {
-		return db.claimPostgres(ctx, now)
+		return db.claimPostgres(ctx, now, lease)
 	}
 	db.claimMu.Lock()
 	defer db.claimMu.Unlock()
@@ -178,42 +185,88 @@ func (c *sqliteClaim) Release() {
 	c.db.claimMu.Unlock()
 }
 
-func (db *DB) claimPostgres(ctx context.Context, now time.Time) (checkout.WebhookClaim, error) {
-	// The claim outlives ctx: a webhook being applied is finished even if shutdown begins.
-	tx, err := db.write.BeginTx(context.WithoutCancel(ctx), nil)
+func (db *DB) claimPostgres(ctx context.Context, now time.Time, lease time.Duration) (checkout.WebhookClaim, error) {
+	id := make([]byte, 12)
+	rand.Read(id)
+	c := &pgClaim{db: db, lease: lease, stop: make(chan struct{}), stopped: make(chan struct{})}
+	var err error
+	// A lease that ran out (its holder died) is taken over; '' sorts before every time.
+	c.w, err = scanWebhook(db.write.QueryRowContext(ctx, `UPDATE webhooks SET lease_id = $1, lease_until = $2
+		WHERE id = (SELECT id FROM webhooks WHERE status = 'pending' AND next_attempt_at <= $3 AND lease_until < $3
+			ORDER BY next_attempt_at, received_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+		RETURNING `+webhookColumns, hex.EncodeToString(id), formatTime(now.Add(lease)), formatTime(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, wrap(err)
 	}
-	w, err := scanWebhook(tx.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
-		WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, received_at
-		LIMIT 1 FOR UPDATE SKIP LOCKED`, formatTime(now)))
-	if err != nil {
-		tx.Rollback()
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
-		}
-		return nil, wrap(err)
-	}
-	return &pgClaim{db: db, tx: tx, w: w}, nil
+	c.w.Lease = hex.EncodeToString(id)
+	go c.renew()
+	return c, nil
 }
 
 type pgClaim struct {
-	db *DB
-	tx *sql.Tx
-	w  checkout.InboxWebhook
+	db      *DB
+	w       checkout.InboxWebhook
+	lease   time.Duration
+	stop    chan struct{} // closed when the claim ends
+	stopped chan struct{} // closed when renew has returned
+	once    sync.Once
 }
 
 func (c *pgClaim) Webhook() checkout.InboxWebhook { return c.w }
 
-func (c *pgClaim) Finish(ctx context.Context, w checkout.InboxWebhook) error {
-	if err := c.db.finishWebhook(ctx, c.tx, w); err != nil {
-		c.tx.Rollback()
-		return wrap(err)
+// renew extends the lease every lease/3 until the claim ends. A renewal that finds the lease
+// taken over stops: the outcome will not be recorded either.
+func (c *pgClaim) renew() {
+	defer close(c.stopped)
+	t := time.NewTicker(c.lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.lease/3)
+		res, err := c.db.write.ExecContext(ctx, `UPDATE webhooks SET lease_until = $1 WHERE id = $2 AND lease_id = $3`,
+			formatTime(c.db.Now().Add(c.lease)), c.w.ID, c.w.Lease)
+		cancel()
+		if n, _ := rowsAffected(res, err); err == nil && n == 0 {
+			return
+		}
 	}
-	return wrap(c.tx.Commit())
 }
 
-func (c *pgClaim) Release() { c.tx.Rollback() }
+func rowsAffected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// end stops the renewal and waits for it, so that no renewal follows the claim's end.
+func (c *pgClaim) end() {
+	c.once.Do(func() { close(c.stop) })
+	<-c.stopped
+}
+
+func (c *pgClaim) Finish(ctx context.Context, w checkout.InboxWebhook) error {
+	c.end()
+	w.Lease = c.w.Lease
+	return c.db.FinishWebhook(ctx, w)
+}
+
+func (c *pgClaim) Release() {
+	c.end()
+	// Free at once for any worker, unless it was finished meanwhile (applied with its outcome)
+	// or taken over.
+	ctx, cancel := context.WithTimeout(context.Background(), c.lease)
+	defer cancel()
+	c.db.write.ExecContext(ctx, `UPDATE webhooks SET lease_id = '', lease_until = '' WHERE id = $1 AND lease_id = $2`,
+		c.w.ID, c.w.Lease)
+}
 
 // WatchChanges calls fn(orderID, lastSeq) for order changes committed by any instance, until
 // ctx ends: on every NOTIFY, and, so that nothing is lost when a notification is, for every

@@ -78,7 +78,7 @@ func TestPostgresClaimsAcrossInstances(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				c, err := inst.db.ClaimWebhook(ctx, later)
+				c, err := inst.db.ClaimWebhook(ctx, later, time.Minute)
 				if err != nil {
 					t.Error(err)
 					return
@@ -106,23 +106,29 @@ func TestPostgresClaimsAcrossInstances(t *testing.T) {
 		t.Fatalf("got %d webhooks processed, want 40", len(owner))
 	}
 
-	// Killed mid-processing: a's claim dies with its connection.
+	// Killed mid-processing: a's lease is no longer renewed, and b takes the webhook once it has
+	// run out. "Killed": a's connections are cut and its pool closed, so nothing of a runs on.
 	a.InsertWebhook(ctx, checkout.InboxWebhook{ID: "wh-kill", ResourceType: banq.ResourcePayment, Action: banq.ActionCreated, ResourceID: "p", Body: []byte(`{}`)})
-	c, err := a.ClaimWebhook(ctx, time.Now().Add(time.Second))
+	const lease = time.Second
+	c, err := a.ClaimWebhook(ctx, time.Now().Add(time.Second), lease)
 	if err != nil || c == nil || c.Webhook().ID != "wh-kill" {
 		t.Fatalf("a's claim: got %v, %v", c, err)
 	}
-	if c2, err := b.ClaimWebhook(ctx, time.Now().Add(time.Second)); c2 != nil || err != nil {
-		t.Fatalf("b's claim while a holds it: got %v, %v; want none", c2, err)
+	// Renewed: still a's after several leases.
+	for end := time.Now().Add(3 * lease); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if c2, err := b.ClaimWebhook(ctx, time.Now(), lease); c2 != nil || err != nil {
+			t.Fatalf("b's claim while a holds it: got %v, %v; want none", c2, err)
+		}
 	}
 	admin := pgtest.Admin(t, dsn)
 	if _, err := admin.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'claims-a'`); err != nil {
 		t.Fatal(err)
 	}
+	a.Close()
 	var c2 checkout.WebhookClaim
 	deadline := time.Now().Add(5 * time.Second)
 	for c2 == nil && time.Now().Before(deadline) {
-		if c2, err = b.ClaimWebhook(ctx, time.Now().Add(time.Second)); err != nil {
+		if c2, err = b.ClaimWebhook(ctx, time.Now(), lease); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -275,5 +281,35 @@ func TestPostgresExclusive(t *testing.T) {
 	defer mu.Unlock()
 	if both {
 		t.Fatal("both ran at once")
+	}
+}
+
+// A claim holds no transaction or row lock while its webhook is processed: a duplicate delivery
+// of the webhook, at another instance, is stored at once.
+func TestPostgresClaimHoldsNoLock(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a := openDSN(t, pgtest.WithAppName(dsn, "lease-a"))
+	b := openDSN(t, pgtest.WithAppName(dsn, "lease-b"))
+	ctx := context.Background()
+	w := checkout.InboxWebhook{ID: "wh-dup", ResourceType: banq.ResourcePayment, Action: banq.ActionCreated, ResourceID: "p", Body: []byte(`{}`)}
+	if _, err := a.InsertWebhook(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	c, err := a.ClaimWebhook(ctx, time.Now().Add(time.Second), time.Minute)
+	if err != nil || c == nil {
+		t.Fatalf("claim: got %v, %v", c, err)
+	}
+	defer c.Release()
+	var open int
+	if err := pgtest.Admin(t, dsn).QueryRow(`SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'lease-a' AND state LIKE 'idle in transaction%'`).Scan(&open); err != nil || open != 0 {
+		t.Fatalf("a's transactions left open while it holds a claim: %d (%v), want 0", open, err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	inserted, err := b.InsertWebhook(dctx, w)
+	if took := time.Since(start); err != nil || inserted || took > time.Second {
+		t.Fatalf("duplicate while claimed: got inserted=%v, %v after %v; want a duplicate counted at once", inserted, err, took)
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/banq-checkout/checkout/checkout"
@@ -101,6 +102,51 @@ func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
 func (db *DB) DeleteSession(ctx context.Context, id string) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, db.q(`DELETE FROM sessions WHERE id = ? OR expires_at < ?`), id, db.now())
+		return err
+	})
+}
+
+// SignInFailures returns how many failed sign-ins are counted under key and when the last was,
+// forgetting a count whose last failure is older than since.
+func (db *DB) SignInFailures(ctx context.Context, key string, since time.Time) (checkout.SignInFailures, error) {
+	var f checkout.SignInFailures
+	var last string
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT failures, last_at FROM signin_failures WHERE key = ? AND last_at >= ?`),
+		key, formatTime(since)).Scan(&f.Count, &last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return checkout.SignInFailures{}, nil
+	}
+	f.Last = parseTime(last)
+	return f, wrap(err)
+}
+
+// AddSignInFailure counts a failed sign-in at now under each key, starting a key afresh when its
+// last failure is older than since, and returns the new counts in the order of keys. Counts
+// older than since are deleted on the way, so the table stays as small as the recent failures.
+func (db *DB) AddSignInFailure(ctx context.Context, now, since time.Time, keys ...string) ([]checkout.SignInFailures, error) {
+	out := make([]checkout.SignInFailures, len(keys))
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM signin_failures WHERE last_at < ?`), formatTime(since)); err != nil {
+			return err
+		}
+		for i, key := range keys {
+			var last string
+			if err := tx.QueryRowContext(ctx, db.q(`INSERT INTO signin_failures(key, failures, last_at) VALUES(?, 1, ?)
+				ON CONFLICT(key) DO UPDATE SET failures = signin_failures.failures + 1, last_at = excluded.last_at
+				RETURNING failures, last_at`), key, formatTime(now)).Scan(&out[i].Count, &last); err != nil {
+				return err
+			}
+			out[i].Last = parseTime(last)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ClearSignInFailures forgets the failures counted under key.
+func (db *DB) ClearSignInFailures(ctx context.Context, key string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, db.q(`DELETE FROM signin_failures WHERE key = ?`), key)
 		return err
 	})
 }

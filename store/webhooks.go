@@ -166,16 +166,25 @@ func (db *DB) NextWebhookDue(ctx context.Context) (time.Time, error) {
 }
 
 // FinishWebhook records the outcome of processing a webhook: status applied, ignored or failed,
-// or pending again with the time of the next attempt.
+// or pending again with the time of the next attempt. When w.Lease is set, the outcome is
+// recorded only if that claim still holds the webhook: ErrClaimLost otherwise.
 func (db *DB) FinishWebhook(ctx context.Context, w checkout.InboxWebhook) error {
 	return db.tx(ctx, func(tx *sql.Tx) error { return db.finishWebhook(ctx, tx, w) })
 }
 
 func (db *DB) finishWebhook(ctx context.Context, tx *sql.Tx, w checkout.InboxWebhook) error {
-	_, err := tx.ExecContext(ctx, db.q(`UPDATE webhooks SET status = ?, error = ?, attempts = ?,
-		next_attempt_at = ?, processed_at = ?, order_id = NULLIF(?, 0) WHERE id = ?`),
+	res, err := tx.ExecContext(ctx, db.q(`UPDATE webhooks SET status = ?, error = ?, attempts = ?,
+		next_attempt_at = ?, processed_at = ?, order_id = NULLIF(?, 0), lease_id = '', lease_until = ''
+		WHERE id = ? AND (? = '' OR lease_id = ?)`),
 		w.Status, w.Error, w.Attempts, formatTime(w.NextAttemptAt), formatTime(w.ProcessedAt),
-		w.OrderID, w.ID)
+		w.OrderID, w.ID, w.Lease, w.Lease)
+	if err != nil || w.Lease == "" {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		err = checkout.ErrClaimLost
+	}
 	return err
 }
 

@@ -156,6 +156,15 @@ func (s *Sandbox) seed(ctx context.Context) error {
 	})
 }
 
+// AddPayer adds a payer's banq to the directory, as someone signing up to Banq would, and
+// returns it: tests name payers as people (or attackers) might.
+func (s *Sandbox) AddPayer(ctx context.Context, name, tag string) (banq.Banq, error) {
+	b := banq.Banq{GUID: uuid.NewString(), Name: name, Tag: tag, OwnerType: "Personal"}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO banqs (guid, name, tag, owner_type, account_space_id, search)
+		VALUES (?, ?, ?, ?, NULL, ?)`, b.GUID, b.Name, b.Tag, b.OwnerType, searchKey(name, tag))
+	return b, err
+}
+
 func searchKey(name, tag string) string { return strings.ToLower(name + "\n" + tag) }
 
 // loadIdentity reads the merchant's account space, banq and user id.

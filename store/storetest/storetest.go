@@ -363,7 +363,7 @@ func testClaimsAreExclusive(t *testing.T, open Opener) {
 	var claims []checkout.WebhookClaim
 	seen := map[string]bool{}
 	for i := 0; i < 3; i++ {
-		c, err := db.ClaimWebhook(ctx, later)
+		c, err := db.ClaimWebhook(ctx, later, time.Minute)
 		if err != nil || c == nil {
 			t.Fatalf("claim %d: got %v, %v; want a webhook", i, c, err)
 		}
@@ -373,12 +373,12 @@ func testClaimsAreExclusive(t *testing.T, open Opener) {
 		seen[c.Webhook().ID] = true
 		claims = append(claims, c)
 	}
-	if c, err := db.ClaimWebhook(ctx, later); c != nil || err != nil {
+	if c, err := db.ClaimWebhook(ctx, later, time.Minute); c != nil || err != nil {
 		t.Fatalf("fourth claim: got %v, %v; want none", c, err)
 	}
 	released := claims[1].Webhook().ID
 	claims[1].Release()
-	c, err := db.ClaimWebhook(ctx, later)
+	c, err := db.ClaimWebhook(ctx, later, time.Minute)
 	if err != nil || c == nil || c.Webhook().ID != released {
 		t.Fatalf("after release: got %v, %v; want %s again", c, err, released)
 	}
@@ -390,7 +390,7 @@ func testClaimsAreExclusive(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 	}
-	if c, err := db.ClaimWebhook(ctx, later); c != nil || err != nil {
+	if c, err := db.ClaimWebhook(ctx, later, time.Minute); c != nil || err != nil {
 		t.Fatalf("after finishing all: got %v, %v; want none", c, err)
 	}
 	w, err := db.Webhook(ctx, "wh-0")
@@ -399,7 +399,7 @@ func testClaimsAreExclusive(t *testing.T, open Opener) {
 	}
 	// Not due yet: not handed out.
 	db.InsertWebhook(ctx, checkout.InboxWebhook{ID: "wh-late", ResourceType: banq.ResourcePayment, Action: banq.ActionCreated, ResourceID: "p", Body: []byte(`{}`)})
-	if c, err := db.ClaimWebhook(ctx, time.Now().Add(-time.Hour)); c != nil || err != nil {
+	if c, err := db.ClaimWebhook(ctx, time.Now().Add(-time.Hour), time.Minute); c != nil || err != nil {
 		t.Fatalf("claim before due: got %v, %v; want none", c, err)
 	}
 }

@@ -1,4 +1,4 @@
-package checkout
+package ingest
 
 import (
 	"context"
@@ -6,21 +6,21 @@ import (
 	"time"
 )
 
-// waited runs waitIngestIdle with max in the background and reports on the channel when it
+// waited runs WaitIdle with max in the background and reports on the channel when it
 // returned.
-func waited(s *Service, ctx context.Context, max time.Duration) <-chan time.Time {
+func waited(g *Gate, ctx context.Context, max time.Duration) <-chan time.Time {
 	out := make(chan time.Time, 1)
 	go func() {
-		s.waitIngestIdle(ctx, max)
+		g.WaitIdle(ctx, max)
 		out <- time.Now()
 	}()
 	return out
 }
 
 func TestWorkerWaitsForDeliveryInFlight(t *testing.T) {
-	s := &Service{}
-	done := s.Ingesting()
-	returned := waited(s, context.Background(), time.Hour)
+	g := &Gate{}
+	done := g.Received()
+	returned := waited(g, context.Background(), time.Hour)
 	select {
 	case <-returned:
 		t.Fatal("returned while a delivery was being received")
@@ -33,43 +33,43 @@ func TestWorkerWaitsForDeliveryInFlight(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("still waiting after the delivery was answered")
 	}
-	if s.ingest.n != 0 {
-		t.Fatalf("deliveries in flight: %d, want 0", s.ingest.n)
+	if g.n != 0 {
+		t.Fatalf("deliveries in flight: %d, want 0", g.n)
 	}
 }
 
 func TestWorkerLetsABurstPass(t *testing.T) {
-	s := &Service{}
+	g := &Gate{}
 	burst := func() bool {
-		s.ingest.mu.Lock()
-		defer s.ingest.mu.Unlock()
-		return s.ingest.burst
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.burst
 	}
 	// A lone delivery, and then a pair starting together as one payment step sends them, are no
 	// burst: once answered, the worker goes on.
-	s.Ingesting()()
+	g.Received()()
 	if burst() {
 		t.Fatal("a lone delivery was taken for a burst")
 	}
-	s.waitIngestIdle(context.Background(), time.Hour)
-	s.Ingesting()()
+	g.WaitIdle(context.Background(), time.Hour)
+	g.Received()()
 	if burst() {
 		t.Fatal("a pair of deliveries was taken for a burst")
 	}
-	s.waitIngestIdle(context.Background(), time.Hour)
+	g.WaitIdle(context.Background(), time.Hour)
 
 	// A flood is: the worker waits until none has started for burstQuiet.
 	for range burstSize {
-		s.Ingesting()()
+		g.Received()()
 	}
-	s.ingest.mu.Lock()
-	last := s.ingest.last
-	s.ingest.mu.Unlock()
+	g.mu.Lock()
+	last := g.last
+	g.mu.Unlock()
 	if !burst() {
 		t.Fatalf("%d deliveries started together were not taken for a burst", burstSize)
 	}
 	select {
-	case at := <-waited(s, context.Background(), time.Hour):
+	case at := <-waited(g, context.Background(), time.Hour):
 		if at.Sub(last) < burstQuiet {
 			t.Fatalf("returned %v after the burst's last delivery started, want at least %v", at.Sub(last), burstQuiet)
 		}
@@ -79,11 +79,11 @@ func TestWorkerLetsABurstPass(t *testing.T) {
 }
 
 func TestWorkerWaitsNoLongerThanMax(t *testing.T) {
-	s := &Service{}
-	defer s.Ingesting()() // a delivery that stays in flight throughout
+	g := &Gate{}
+	defer g.Received()() // a delivery that stays in flight throughout
 	start := time.Now()
 	select {
-	case at := <-waited(s, context.Background(), 30*time.Millisecond):
+	case at := <-waited(g, context.Background(), 30*time.Millisecond):
 		if at.Sub(start) < 30*time.Millisecond {
 			t.Fatalf("returned after %v, before max, with a delivery in flight", at.Sub(start))
 		}
@@ -92,11 +92,22 @@ func TestWorkerWaitsNoLongerThanMax(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	returned := waited(s, ctx, time.Hour)
+	returned := waited(g, ctx, time.Hour)
 	cancel()
 	select {
 	case <-returned:
 	case <-time.After(5 * time.Second):
 		t.Fatal("still waiting after ctx ended")
+	}
+}
+
+// A nil gate, as a worker or handler configured without one has, paces nothing.
+func TestNilGatePacesNothing(t *testing.T) {
+	var g *Gate
+	g.Received()()
+	start := time.Now()
+	g.WaitIdle(context.Background(), time.Hour)
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("a nil gate waited %v, want no wait", d)
 	}
 }
