@@ -142,7 +142,8 @@ func customerDetail(o checkout.Order, merchant string) string {
 	case checkout.StateCanceled:
 		return "Nothing was charged. " + merchant + " canceled this request: if it still shows in your Banq app, don't approve it."
 	case checkout.StateFailed:
-		return o.FailReason.CustomerText() + " Nothing was charged."
+		// The reason follows in its own paragraph.
+		return "Nothing was charged."
 	case checkout.StateRejected:
 		return "Nothing was charged. Please ask " + merchant + " for a new payment link."
 	}
