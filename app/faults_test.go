@@ -382,7 +382,7 @@ func TestFaultBanqErrorsOnCreate(t *testing.T) {
 	onePayment := func(t *testing.T, o checkout.Order) {
 		t.Helper()
 		got := a.WaitOrder(t, o.ID, 10*time.Second, func(o checkout.Order) bool { return o.State == checkout.StateWaiting })
-		ps := a.SandboxPayments(t, o.IdempotencyKey)
+		ps := a.SandboxPayments(t, o.Number())
 		if len(ps) != 1 || ps[0].ID != got.PaymentID {
 			t.Fatalf("Banq holds %d payments for order %d (want 1, the order's %s)", len(ps), o.ID, got.PaymentID)
 		}

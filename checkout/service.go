@@ -285,7 +285,7 @@ func (s *Service) send(ctx context.Context, o Order) (Order, error) {
 		Source:            &banq.BanqRef{BanqGUID: o.CustomerBanq},
 		Funds:             o.Amount,
 		Comment:           o.Description,
-		ExternalOrderCode: o.IdempotencyKey,
+		ExternalOrderCode: o.Number(), // what the payer, the merchant and the receipt all show
 		Frequency:         banq.FrequencyOnce,
 	}, o.IdempotencyKey)
 	// What Banq said must be recorded even if the merchant's request is gone.

@@ -74,6 +74,11 @@ func (s *Service) SyncPayment(ctx context.Context, paymentID string, cause Cause
 		return Update{}, err
 	}
 	up, err := s.store.UpdateOrder(ctx, id, func(o *Order) (Change, error) {
+		// Matched by its order code alone, a payment must be the one we asked for: another
+		// program paid into the same Banq account may use the same numbers.
+		if o.PaymentID == "" && (p.Funds != o.Amount || p.Source == nil || p.Source.BanqGUID != o.CustomerBanq) {
+			return Change{}, &Error{Code: ENotFound, Message: fmt.Sprintf("payment %s is not order %s's request", p.ID, o.Number())}
+		}
 		return s.apply(o, p, txns, cause), nil
 	})
 	if err != nil {

@@ -61,30 +61,32 @@ type Banqs interface {
 
 // Config is what the handlers need to know about the deployment.
 type Config struct {
-	PublicURL      string // base of payment links, e.g. https://pay.example.com
-	MerchantName   string
-	MerchantBanq   func() string // excluded from the customer choice
-	Sandbox        bool
-	SandboxURL     string // the sandbox's base URL for browsers, in sandbox mode
-	WebhookSecrets func() []string
-	WebhookLimit   int64         // body limit of the webhook, bytes; 64 KiB
-	WebhookRate    Rate          // webhooks per source address; 100/s, burst 500
-	WebhookBadRate Rate          // webhooks failing the signature check per source address; 20/min, burst 20
-	TrustedProxies []*net.IPNet  // peers whose X-Forwarded-For names the client; none: the peer is the client
-	SignInLimits   SignInLimits  // failed sign-ins per address and per account
-	PasswordCost   int           // bcrypt cost of new password hashes and of the dummy one; bcrypt.DefaultCost
-	SessionKeys    [][]byte      // hash/block key pairs, newest first (rotation)
-	IdleTimeout    time.Duration // a session unused this long ends; 2h
-	SessionMaxAge  time.Duration // a session ends this long after sign-in; 12h
-	Heartbeat      time.Duration // SSE comment interval; 20s
-	Ready          func(ctx context.Context) error
-	Metrics        http.Handler // served at /metrics when set (it checks its own bearer token)
-	Observer       Observer     // records requests and webhooks for metrics; nil records nothing
-	Logger         *slog.Logger
-	Now            func() time.Time
-	Brand          Brand         // logo and accent colour of the customer pages
-	WebhookURL     string        // where Banq is told to send webhooks, for the broken-webhooks banner
-	OrderTTL       time.Duration // the new-order form's default time to pay; 30m
+	PublicURL    string // base of payment links, e.g. https://pay.example.com
+	MerchantName string
+	MerchantBanq func() string // excluded from the customer choice
+	// MerchantBanqName is that banq's name in Banq, which payers see on requests; "" until known.
+	MerchantBanqName func() string
+	Sandbox          bool
+	SandboxURL       string // the sandbox's base URL for browsers, in sandbox mode
+	WebhookSecrets   func() []string
+	WebhookLimit     int64         // body limit of the webhook, bytes; 64 KiB
+	WebhookRate      Rate          // webhooks per source address; 100/s, burst 500
+	WebhookBadRate   Rate          // webhooks failing the signature check per source address; 20/min, burst 20
+	TrustedProxies   []*net.IPNet  // peers whose X-Forwarded-For names the client; none: the peer is the client
+	SignInLimits     SignInLimits  // failed sign-ins per address and per account
+	PasswordCost     int           // bcrypt cost of new password hashes and of the dummy one; bcrypt.DefaultCost
+	SessionKeys      [][]byte      // hash/block key pairs, newest first (rotation)
+	IdleTimeout      time.Duration // a session unused this long ends; 2h
+	SessionMaxAge    time.Duration // a session ends this long after sign-in; 12h
+	Heartbeat        time.Duration // SSE comment interval; 20s
+	Ready            func(ctx context.Context) error
+	Metrics          http.Handler // served at /metrics when set (it checks its own bearer token)
+	Observer         Observer     // records requests and webhooks for metrics; nil records nothing
+	Logger           *slog.Logger
+	Now              func() time.Time
+	Brand            Brand         // logo and accent colour of the customer pages
+	WebhookURL       string        // where Banq is told to send webhooks, for the broken-webhooks banner
+	OrderTTL         time.Duration // the new-order form's default time to pay; 30m
 }
 
 // Handlers serves the checkout over HTTP.

@@ -69,6 +69,17 @@ type PayView struct {
 	Now           time.Time
 	LogoURL       string // the merchant's logo; "" for none
 	QRURL         string // the payment link as a QR code, to continue on a phone
+	// BanqName is the merchant banq's name in Banq, which the payer's app shows on the request;
+	// "" while Banq has not told us (then Merchant).
+	BanqName string
+}
+
+// requester is the name the payer's Banq app shows the request from.
+func (v PayView) requester() string {
+	if v.BanqName != "" {
+		return v.BanqName
+	}
+	return v.Merchant
 }
 
 // AccountView is the account page.
@@ -123,12 +134,13 @@ func customerHeadline(o checkout.Order) string {
 }
 
 // customerDetail is what the payer can do now, in a sentence.
-func customerDetail(o checkout.Order, merchant string) string {
+func customerDetail(v PayView) string {
+	o, merchant := v.Order, v.Merchant
 	switch o.State {
 	case checkout.StateCreating:
 		return "The request is on its way to Banq. This page updates by itself."
 	case checkout.StateWaiting:
-		return "Open the Banq app on your phone: a request from " + merchant + " is waiting. Tap it, check the amount, and approve. This page updates by itself."
+		return "Open the Banq app on your phone: a request from " + v.requester() + " is waiting. Tap it, check the amount, and approve. This page updates by itself."
 	case checkout.StateOnHold:
 		return "Banq has put this payment on hold. Nothing is charged while it is on hold; this page updates when it moves on."
 	case checkout.StateAccepted:
