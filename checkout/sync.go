@@ -97,7 +97,7 @@ func (s *Service) apply(o *Order, p banq.Payment, txns []banq.Transaction, cause
 	ch := Change{Payment: &p, Transactions: txns}
 	if cause.Kind == EventWebhook {
 		ch.Events = append(ch.Events, Event{Kind: EventWebhook, WebhookID: cause.WebhookID,
-			Message: fmt.Sprintf("Banq webhook: %s %s.", cause.Resource, cause.Action)})
+			Message: webhookWords(cause.Resource, cause.Action)})
 	}
 	if o.PaymentID == "" {
 		o.PaymentID = p.ID
@@ -155,4 +155,43 @@ func (s *Service) syncTransaction(ctx context.Context, txID string, cause Cause)
 // notOurs reports whether err means the resource is unknown to us or to Banq.
 func notOurs(err error) bool {
 	return ErrorCode(err) == ENotFound || errors.Is(err, banq.ErrNotFound)
+}
+
+// webhookWords says what a Banq webhook tells, for the merchant reading the timeline top to
+// bottom. Banq's payment is the request and its transaction the transfer of money: a payment
+// "Completed" only means the request is finished, whether or not its transfer failed.
+func webhookWords(r banq.ResourceType, a banq.WebhookAction) string {
+	switch r {
+	case banq.ResourcePayment:
+		switch a {
+		case banq.ActionCreated:
+			return "Banq: payment request created."
+		case banq.ActionAccepted:
+			return "Banq: the customer approved the payment request."
+		case banq.ActionDeclined:
+			return "Banq: the customer declined the payment request."
+		case banq.ActionOnHold:
+			return "Banq: payment request put on hold."
+		case banq.ActionResumed:
+			return "Banq: payment request resumed."
+		case banq.ActionCanceled:
+			return "Banq: payment request canceled."
+		case banq.ActionExpired:
+			return "Banq: payment request expired."
+		case banq.ActionCompleted:
+			return "Banq: payment request finished (the transfer's entry says whether money moved)."
+		}
+	case banq.ResourceTransaction:
+		switch a {
+		case banq.ActionCreated:
+			return "Banq: transfer of the money started."
+		case banq.ActionCompleted:
+			return "Banq: transfer done, the money arrived."
+		case banq.ActionFailed:
+			return "Banq: transfer failed, no money moved."
+		case banq.ActionUpdated:
+			return "Banq: transfer updated."
+		}
+	}
+	return fmt.Sprintf("Banq webhook: %s %s.", r, a)
 }
