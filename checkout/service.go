@@ -203,7 +203,7 @@ func ParseNewOrder(amount, description, customerBanq, customerName string) (NewO
 	case l == 0:
 		fields["description"] = "Say what the payment is for; the customer sees it."
 	case l > MaxDescription:
-		fields["description"] = fmt.Sprintf("Keep the description under %d characters (it has %d).", MaxDescription, l)
+		fields["description"] = fmt.Sprintf("The description can be at most %d characters (it has %d).", MaxDescription, l)
 	}
 	n.CustomerBanq = strings.TrimSpace(customerBanq)
 	n.CustomerName = strings.TrimSpace(customerName)
