@@ -236,7 +236,12 @@ func (h *Handlers) ErrorHandler(err error, c echo.Context) {
 		c.String(status, msg)
 		return
 	}
-	if err := render(c, status, views.ErrorPage(h.page(c, "Error", ""), status, msg)); err != nil {
+	page := views.ErrorPage(h.page(c, "Error", ""), status, msg)
+	if strings.HasPrefix(c.Request().URL.Path, "/pay/") {
+		// The customer's: no merchant menu, and what to do next.
+		page = views.PayError(h.cfg.MerchantName, status, msg)
+	}
+	if err := render(c, status, page); err != nil {
 		h.log.ErrorContext(c.Request().Context(), "render error page", "err", err)
 	}
 }

@@ -256,3 +256,18 @@ func ariaInvalid(errs map[string]string, field string) string {
 	}
 	return "false"
 }
+
+func payErrorHeadline(status int) string {
+	if status == 404 {
+		return "This payment link does not work"
+	}
+	return "This page could not be shown"
+}
+
+// payErrorNext is what the customer can do about a payment link that does not work.
+func payErrorNext(status int, merchant string) string {
+	if status == 404 {
+		return "Check that you opened the whole link, or ask " + merchant + " for a new payment link. Nothing was charged."
+	}
+	return "Try again in a moment. If it keeps happening, ask " + merchant + " for a new payment link."
+}
