@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
 )
@@ -250,11 +251,13 @@ func containsBanq(v NewOrderView) bool {
 	return false
 }
 
-func ariaInvalid(errs map[string]string, field string) string {
+// fieldAria marks a field invalid when it has an error, and ties the error's text to it
+// (fieldError renders it with id field-error) so a screen reader reads it with the field.
+func fieldAria(errs map[string]string, field string) templ.Attributes {
 	if _, ok := errs[field]; ok {
-		return "true"
+		return templ.Attributes{"aria-invalid": "true", "aria-describedby": field + "-error"}
 	}
-	return "false"
+	return templ.Attributes{"aria-invalid": "false"}
 }
 
 func payErrorHeadline(status int) string {
