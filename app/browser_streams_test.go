@@ -192,3 +192,31 @@ func TestBrowserTenTabs(t *testing.T) {
 	list.load(t, "leave the list", 200, chromedp.Navigate(a.URL+"/healthz"))
 	approveAndSee(orders[5:], tabs[5:], nil)
 }
+
+// TestBrowserTimelineKeepsSequence has an entry reach the order page late, after the ones that
+// follow it (as after a reconnect, or from another instance): it goes in its place by the order's
+// own sequence, not at the end.
+func TestBrowserTimelineKeepsSequence(t *testing.T) {
+	t.Parallel()
+	b := startBrowser(t)
+	a := start(t, apptest.Options{})
+	o := a.SignIn(t).MustCreateOrder(t, "5.60", "Bagel", a.PayerBanqs(t)[0].GUID)
+	a.Act(t, o.PaymentID, "approve", "")
+	a.WaitOrder(t, o.ID, 5*time.Second, func(o checkout.Order) bool { return o.State == checkout.StatePaid })
+	tb := b.newTab("merchant", 1280, 800, false)
+	signInInBrowser(t, a, tb)
+	tb.load(t, "open the order", 200, chromedp.Navigate(a.URL+"/orders/"+strconv.FormatInt(o.ID, 10)))
+	tb.waitLive(t)
+	const seqs = `Array.prototype.map.call(document.querySelectorAll("#timeline > li"), function (li) { return li.dataset.seq; }).join(",")`
+	all := tb.eval(t, seqs)
+	if strings.Count(all, ",") < 3 {
+		t.Fatalf("timeline entries: %s; the test needs several", all)
+	}
+	// The second entry has not arrived yet; the stream reopens and the page catches up.
+	tb.do(t, "drop the second entry", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll("#timeline > li")[1].remove()`))
+	tb.do(t, "leave and come back", chromedp.Evaluate[chromedp.Void](
+		`dispatchEvent(new PageTransitionEvent("pagehide", {persisted: true})); dispatchEvent(new PageTransitionEvent("pageshow", {persisted: true}))`))
+	if !tb.waitJS(seqs+` === "`+all+`"`, 5*time.Second) {
+		t.Fatalf("timeline after catching up: %s, want %s (in sequence)", tb.eval(t, seqs), all)
+	}
+}
