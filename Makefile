@@ -7,6 +7,7 @@ BENCHFLAGS ?=
 .PHONY: run test build generate check-generated lint fuzz bench clean
 
 run: ## the checkout on the built-in Banq sandbox, at http://localhost:8080
+	@echo "The first build compiles SQLite (cgo) and takes a few minutes; later runs start in seconds."
 	$(GO) run .
 
 build: ## a static-ish binary with cgo (go-sqlite3)
