@@ -2,6 +2,7 @@ package checkout_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/banq-checkout/checkout/banq"
@@ -29,5 +30,32 @@ func TestOrderCodeClaimsOnlyOurRequest(t *testing.T) {
 	up, err := f.svc.SyncPayment(ctx, "ours", checkout.Cause{Kind: checkout.EventReconciled})
 	if err != nil || up.Order.ID != o.ID || up.Order.PaymentID != "ours" {
 		t.Fatalf("our payment by its order code: got order %d payment %q, %v; want order %d with payment ours", up.Order.ID, up.Order.PaymentID, err, o.ID)
+	}
+}
+
+// Banq's webhook about a new payment can be applied before the create call's answer is recorded.
+// The timeline still reads in the order things happened: the request sent, then Banq's webhook,
+// with "Request sent" once.
+func TestWebhookBeforeCreateAnswerKeepsRequestSentFirst(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	f.banq.created = func(p banq.Payment) {
+		if _, err := f.svc.SyncPayment(ctx, p.ID, checkout.Cause{Kind: checkout.EventWebhook, WebhookID: "wh-1",
+			Resource: banq.ResourcePayment, Action: banq.ActionCreated}); err != nil {
+			t.Errorf("the webhook that overtook the answer: %v", err)
+		}
+	}
+	o := f.create(t, 0)
+	events, err := f.db.Events(ctx, o.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range events {
+		kinds = append(kinds, e.Kind)
+	}
+	want := []string{checkout.EventCreated, checkout.EventRequestSent, checkout.EventWebhook, checkout.EventState}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("timeline: got %v, want %v", kinds, want)
 	}
 }

@@ -294,16 +294,19 @@ func (s *Service) send(ctx context.Context, o Order) (Order, error) {
 		return s.sendFailed(ctx, o, err)
 	}
 	up, uerr := s.store.UpdateOrder(ctx, o.ID, func(o *Order) (Change, error) {
-		ch := Change{Payment: &p, Events: []Event{{Kind: EventRequestSent,
-			Message: "Payment request sent to the customer's Banq app."}}}
+		ch := Change{Payment: &p}
 		if o.PaymentID == "" {
+			// Else a webhook about the payment, quicker than this answer, recorded the request.
 			o.PaymentID = p.ID
+			ch.Events = append(ch.Events, requestSent())
 		}
 		o.CreateError = ""
 		o.CreateAttempts++
 		if o.State == StateCreating {
 			o.State = StateWaiting
-			ch.Events[0].State = StateWaiting
+			for i := range ch.Events {
+				ch.Events[i].State = StateWaiting
+			}
 			o.NextCheckAt = nextCheck(o, s.now().Add(s.cfg.ReconcileAfter))
 		}
 		return ch, nil
@@ -386,4 +389,9 @@ func backoff(base, max time.Duration, attempt int) time.Duration {
 		d *= 2
 	}
 	return min(d, max)
+}
+
+// requestSent is the timeline's entry for a payment request Banq has.
+func requestSent() Event {
+	return Event{Kind: EventRequestSent, Message: "Payment request sent to the customer's Banq app."}
 }

@@ -95,6 +95,11 @@ func (s *Service) SyncPayment(ctx context.Context, paymentID string, cause Cause
 func (s *Service) apply(o *Order, p banq.Payment, txns []banq.Transaction, cause Cause) Change {
 	now := s.now()
 	ch := Change{Payment: &p, Transactions: txns}
+	if o.PaymentID == "" && o.State == StateCreating {
+		// Banq told of the request before the answer to our create call was recorded: the
+		// request was sent, and the timeline says so first, as that answer would have.
+		ch.Events = append(ch.Events, requestSent())
+	}
 	if cause.Kind == EventWebhook {
 		ch.Events = append(ch.Events, Event{Kind: EventWebhook, WebhookID: cause.WebhookID,
 			Message: webhookWords(cause.Resource, cause.Action)})
