@@ -306,7 +306,6 @@ func payerAct(t *testing.T, a *apptest.App, payer, pay *tab, paymentID, button s
 }
 
 func TestBrowserCheckout(t *testing.T) {
-	t.Parallel()
 	b := startBrowser(t)
 	a := start(t, apptest.Options{})
 	payers := a.PayerBanqs(t)
