@@ -1,6 +1,7 @@
 // Live pages: each element with data-live follows a server-sent event stream and swaps in the
-// HTML fragments the server renders. The server always sends the current state first, so a
-// reconnect (automatic, or when the tab becomes visible again) shows the truth.
+// HTML fragments the server renders. The payment page's stream sends the current state first;
+// the merchant's pages share one stream per browser and catch up from a fresh copy of the page
+// whenever it (re)opens. docs/live.md tells how.
 (function () {
   "use strict";
 
@@ -71,6 +72,7 @@
   function follow(shared, url, names, on) {
     var me = Math.random().toString(36).slice(2);
     var conn = null, channel = null, release = null, abort = null;
+    var joins = 0; // a lock granted to an earlier join of this page, since left, is let go
     function deliver(msg) {
       if (msg.type === "open") document.documentElement.dataset.live = "on";
       if (msg.type === "down") delete document.documentElement.dataset.live;
@@ -100,11 +102,15 @@
         if (msg.to && msg.to !== me) return;
         deliver(msg);
       };
+      var ticket = ++joins;
       abort = new AbortController();
-      navigator.locks.request(shared, { signal: abort.signal }, lead).catch(function () {});
+      navigator.locks.request(shared, { signal: abort.signal }, function () {
+        return ticket === joins && channel ? lead() : undefined;
+      }).catch(function () {});
       channel.postMessage({ type: "hello", from: me });
     }
     function leave() {
+      joins++;
       if (abort) abort.abort();
       if (conn) conn.close();
       if (release) release();
