@@ -3,16 +3,15 @@ GO      ?= go
 BIN     ?= bin/checkout
 FUZZTIME ?= 5s
 BENCHFLAGS ?=
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: run test build generate check-generated lint fuzz bench clean
 
 run: ## the checkout on the built-in Banq sandbox, at http://localhost:8080
-	@echo 'Building the checkout (the first build compiles SQLite with cgo: a few minutes)...'
+	@echo "The first build compiles SQLite (cgo) and takes a few minutes; later runs start in seconds."
 	$(GO) run .
 
-build: ## a static-ish binary with cgo (go-sqlite3), its version stamped (checkout version)
-	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
+build: ## a static-ish binary with cgo (go-sqlite3)
+	CGO_ENABLED=1 $(GO) build -trimpath -o $(BIN) .
 
 generate: ## regenerate templ components (committed)
 	$(GO) tool templ generate

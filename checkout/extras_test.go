@@ -36,6 +36,9 @@ type fakeBanq struct {
 	payments map[string]banq.Payment
 	txns     map[string]banq.Transaction
 	down     bool
+	// created, when set, runs after a payment is created and before the create call answers,
+	// as a webhook that overtakes the answer.
+	created func(banq.Payment)
 }
 
 func newFakeBanq() *fakeBanq {
@@ -58,6 +61,11 @@ func (f *fakeBanq) CreateGetPaidDirect(ctx context.Context, p banq.CreatePayment
 	pay := banq.Payment{ID: id, Status: banq.PaymentPending, Funds: p.Funds, Comment: p.Comment,
 		ExternalOrderCode: p.ExternalOrderCode, Frequency: p.Frequency, Source: p.Source, Destination: p.Destination}
 	f.payments[id] = pay
+	if created := f.created; created != nil {
+		f.mu.Unlock()
+		created(pay)
+		f.mu.Lock()
+	}
 	return pay, nil
 }
 

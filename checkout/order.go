@@ -117,7 +117,7 @@ func (s State) Label() string {
 type Order struct {
 	ID             int64
 	Token          string // the payment link's secret; 128 bits, never the id
-	IdempotencyKey string // sent with the create call and as externalOrderCode
+	IdempotencyKey string // sent with the create call (and as externalOrderCode before orders sent their number)
 	Amount         banq.Money
 	Description    string
 	CustomerBanq   string // the payer's banq guid

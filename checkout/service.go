@@ -226,7 +226,7 @@ func ParseNewOrder(amount, description, customerBanq, customerName string) (NewO
 	case l == 0:
 		fields["description"] = "Say what the payment is for; the customer sees it."
 	case l > MaxDescription:
-		fields["description"] = fmt.Sprintf("Keep the description under %d characters (it has %d).", MaxDescription, l)
+		fields["description"] = fmt.Sprintf("The description can be at most %d characters (it has %d).", MaxDescription, l)
 	}
 	n.CustomerBanq = strings.TrimSpace(customerBanq)
 	n.CustomerName = strings.TrimSpace(customerName)
@@ -319,7 +319,7 @@ func (s *Service) send(ctx context.Context, o Order) (Order, error) {
 		Source:            &banq.BanqRef{BanqGUID: o.CustomerBanq},
 		Funds:             o.Amount,
 		Comment:           o.Description,
-		ExternalOrderCode: o.IdempotencyKey,
+		ExternalOrderCode: o.Number(), // what the payer, the merchant and the receipt all show
 		Frequency:         banq.FrequencyOnce,
 	}, o.IdempotencyKey)
 	// What Banq said must be recorded even if the merchant's request is gone.
@@ -328,16 +328,19 @@ func (s *Service) send(ctx context.Context, o Order) (Order, error) {
 		return s.sendFailed(ctx, o, err)
 	}
 	up, uerr := s.store.UpdateOrder(ctx, o.ID, func(o *Order) (Change, error) {
-		ch := Change{Payment: &p, Events: []Event{{Kind: EventRequestSent,
-			Message: "Payment request sent to the customer's Banq app."}}}
+		ch := Change{Payment: &p}
 		if o.PaymentID == "" {
+			// Else a webhook about the payment, quicker than this answer, recorded the request.
 			o.PaymentID = p.ID
+			ch.Events = append(ch.Events, requestSent())
 		}
 		o.CreateError = ""
 		o.CreateAttempts++
 		if o.State == StateCreating {
 			o.State = StateWaiting
-			ch.Events[0].State = StateWaiting
+			for i := range ch.Events {
+				ch.Events[i].State = StateWaiting
+			}
 			o.NextCheckAt = nextCheck(o, s.now().Add(s.cfg.ReconcileAfter))
 		}
 		return ch, nil
@@ -434,4 +437,9 @@ func backoff(base, max time.Duration, attempt int) time.Duration {
 		d *= 2
 	}
 	return min(d, max)
+}
+
+// requestSent is the timeline's entry for a payment request Banq has.
+func requestSent() Event {
+	return Event{Kind: EventRequestSent, Message: "Payment request sent to the customer's Banq app."}
 }

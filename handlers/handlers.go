@@ -64,26 +64,28 @@ type Banqs interface {
 
 // Config is what the handlers need to know about the deployment.
 type Config struct {
-	PublicURL      string // base of payment links, e.g. https://pay.example.com
-	MerchantName   string
-	MerchantBanq   func() string // excluded from the customer choice
-	Sandbox        bool
-	SandboxURL     string // the sandbox's base URL for browsers, in sandbox mode
-	WebhookSecrets func() []string
-	WebhookLimit   int64         // body limit of the webhook, bytes; 64 KiB
-	WebhookRate    Rate          // webhooks per source address; 100/s, burst 500
-	WebhookBadRate Rate          // webhooks failing the signature check per source address; 20/min, burst 20
-	TrustedProxies []*net.IPNet  // peers whose X-Forwarded-For names the client; none: the peer is the client
-	SignInLimits   SignInLimits  // failed sign-ins per address and per account at an address
-	PasswordCost   int           // bcrypt cost of new password hashes and of the dummy one; bcrypt.DefaultCost
-	SessionKeys    [][]byte      // hash/block key pairs, newest first (rotation)
-	IdleTimeout    time.Duration // a session unused this long ends; 2h
-	SessionMaxAge  time.Duration // a session ends this long after sign-in; 12h
-	Heartbeat      time.Duration // SSE comment interval; 20s
-	Ingest         *ingest.Gate  // marks webhook deliveries received, for the worker's pacing; nil marks nothing
-	StreamLimits   StreamLimits  // live streams per address and per payment link
-	Ready          func(ctx context.Context) error
-	Metrics        http.Handler // served at /metrics when set (it checks its own bearer token)
+	PublicURL    string // base of payment links, e.g. https://pay.example.com
+	MerchantName string
+	MerchantBanq func() string // excluded from the customer choice
+	// MerchantBanqName is that banq's name in Banq, which payers see on requests; "" until known.
+	MerchantBanqName func() string
+	Sandbox          bool
+	SandboxURL       string // the sandbox's base URL for browsers, in sandbox mode
+	WebhookSecrets   func() []string
+	WebhookLimit     int64         // body limit of the webhook, bytes; 64 KiB
+	WebhookRate      Rate          // webhooks per source address; 100/s, burst 500
+	WebhookBadRate   Rate          // webhooks failing the signature check per source address; 20/min, burst 20
+	TrustedProxies   []*net.IPNet  // peers whose X-Forwarded-For names the client; none: the peer is the client
+	SignInLimits     SignInLimits  // failed sign-ins per address and per account at an address
+	PasswordCost     int           // bcrypt cost of new password hashes and of the dummy one; bcrypt.DefaultCost
+	SessionKeys      [][]byte      // hash/block key pairs, newest first (rotation)
+	IdleTimeout      time.Duration // a session unused this long ends; 2h
+	SessionMaxAge    time.Duration // a session ends this long after sign-in; 12h
+	Heartbeat        time.Duration // SSE comment interval; 20s
+	Ingest           *ingest.Gate  // marks webhook deliveries received, for the worker's pacing; nil marks nothing
+	StreamLimits     StreamLimits  // live streams per address and per payment link
+	Ready            func(ctx context.Context) error
+	Metrics          http.Handler // served at /metrics when set (it checks its own bearer token)
 	// Operator reports whether a request comes from an operator (it carries the metrics token):
 	// only they are told why /readyz is not ready. Nil: nobody is, the log says it.
 	Operator   func(*http.Request) bool
@@ -248,7 +250,12 @@ func (h *Handlers) ErrorHandler(err error, c echo.Context) {
 		c.String(status, msg)
 		return
 	}
-	if err := render(c, status, views.ErrorPage(h.page(c, "Error", ""), status, msg)); err != nil {
+	page := views.ErrorPage(h.page(c, "Error", ""), status, msg)
+	if strings.HasPrefix(c.Request().URL.Path, "/pay/") {
+		// The customer's: no merchant menu, and what to do next.
+		page = views.PayError(h.cfg.MerchantName, status, msg)
+	}
+	if err := render(c, status, page); err != nil {
 		h.log.ErrorContext(c.Request().Context(), "render error page", "err", err)
 	}
 }

@@ -27,6 +27,9 @@ func (h *Handlers) orderByToken(c echo.Context) (checkout.Order, error) {
 
 func (h *Handlers) payView(o checkout.Order) views.PayView {
 	v := views.PayView{Order: o, Merchant: h.cfg.MerchantName, Now: h.cfg.Now(), LogoURL: h.logoURL(), QRURL: qrURL(o.Token)}
+	if h.cfg.MerchantBanqName != nil {
+		v.BanqName = h.cfg.MerchantBanqName()
+	}
 	if h.cfg.Sandbox && h.cfg.SandboxURL != "" && o.PaymentID != "" {
 		v.SandboxPayURL = strings.TrimRight(h.cfg.SandboxURL, "/") + "/sandbox/pay/" + url.PathEscape(o.PaymentID)
 	}

@@ -173,7 +173,7 @@ func noReferrer(next echo.HandlerFunc) echo.HandlerFunc {
 
 func cacheAssets(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if strings.HasSuffix(c.Request().URL.Path, ".css") || strings.HasSuffix(c.Request().URL.Path, ".js") {
+		if p := c.Request().URL.Path; strings.HasSuffix(p, ".css") || strings.HasSuffix(p, ".js") || strings.HasSuffix(p, ".svg") {
 			c.Response().Header().Set("Cache-Control", "public, max-age=300")
 		}
 		return next(c)

@@ -107,9 +107,13 @@ func (db *DB) OrderForPayment(ctx context.Context, paymentID, externalOrderCode 
 // more than the lookup itself.
 func (db *DB) OrderIDForPayment(ctx context.Context, paymentID, externalOrderCode string) (int64, error) {
 	var id int64
+	// The order code is the order's number; orders sent before that used their idempotency key.
+	// A number matches only an order whose payment Banq has not yet told us: the payment's id is
+	// ours to match from then on.
 	err := db.read.QueryRowContext(ctx, db.q(`SELECT id FROM orders
-		WHERE payment_id = ? OR idempotency_key = ? ORDER BY payment_id IS NULL LIMIT 1`),
-		paymentID, externalOrderCode).Scan(&id)
+		WHERE payment_id = ? OR idempotency_key = ? OR (payment_id IS NULL AND CAST(id AS TEXT) = ?)
+		ORDER BY payment_id IS NULL LIMIT 1`),
+		paymentID, externalOrderCode, externalOrderCode).Scan(&id)
 	return id, wrap(err)
 }
 
