@@ -61,6 +61,12 @@ func (f *fakeBanq) CreateGetPaidDirect(ctx context.Context, p banq.CreatePayment
 	return pay, nil
 }
 
+func (f *fakeBanq) CreateGetPaidLink(ctx context.Context, p banq.CreatePayment, key string) (banq.Payment, error) {
+	pay, err := f.CreateGetPaidDirect(ctx, p, key)
+	pay.PaymentLink = "https://banq.test/pay/" + pay.ID
+	return pay, err
+}
+
 func (f *fakeBanq) Payment(ctx context.Context, id string) (banq.Payment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

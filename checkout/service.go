@@ -40,6 +40,7 @@ type Store interface {
 // Banq is what the checkout needs from the Banq API (banq.Client implements it).
 type Banq interface {
 	CreateGetPaidDirect(ctx context.Context, p banq.CreatePayment, idempotencyKey string) (banq.Payment, error)
+	CreateGetPaidLink(ctx context.Context, p banq.CreatePayment, idempotencyKey string) (banq.Payment, error)
 	Payment(ctx context.Context, id string) (banq.Payment, error)
 	Transactions(ctx context.Context, q banq.TransactionQuery) (banq.Page[banq.Transaction], error)
 	Transaction(ctx context.Context, id string) (banq.Transaction, error)
@@ -163,10 +164,17 @@ func (s *Service) merchantBanq() string {
 type NewOrder struct {
 	Amount       banq.Money
 	Description  string
-	CustomerBanq string
+	CustomerBanq string // "" to be paid by link, by whoever opens it
 	CustomerName string
 	CreatedBy    int64
 	TTL          time.Duration // how long the customer has to pay; 0 for Config.OrderTTL
+
+	// From the shop's API; see Order.
+	Reference   string
+	RequestHash string
+	Metadata    map[string]string
+	ReturnURL   string
+	CancelURL   string
 }
 
 // Limits of an order's fields.
@@ -249,10 +257,19 @@ func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
 		State:          StateCreating,
 		CreatedBy:      n.CreatedBy,
 		ExpiresAt:      now.Add(ttl),
+		Reference:      n.Reference,
+		RequestHash:    n.RequestHash,
+		Metadata:       n.Metadata,
+		ReturnURL:      n.ReturnURL,
+		CancelURL:      n.CancelURL,
 	}
 	o.NextCheckAt = nextCheck(&o, now.Add(s.cfg.RecoverAfter))
+	from := "from " + o.CustomerName
+	if o.ByLink() {
+		from = "payable by link"
+	}
 	o, err := s.store.CreateOrder(ctx, o, Event{Kind: EventCreated, State: StateCreating,
-		Message: fmt.Sprintf("Order created: %s from %s.", o.Amount.Display(), o.CustomerName)})
+		Message: fmt.Sprintf("Order created: %s %s.", o.Amount.Display(), from)})
 	if err != nil {
 		return Order{}, err
 	}
@@ -280,24 +297,31 @@ func (s *Service) send(ctx context.Context, o Order) (Order, error) {
 	}
 	callCtx, cancel := context.WithTimeout(ctx, s.cfg.CreateTimeout)
 	defer cancel()
-	p, err := s.banq.CreateGetPaidDirect(callCtx, banq.CreatePayment{
+	req := banq.CreatePayment{
 		Destination:       banq.BanqRef{BanqGUID: merchant},
-		Source:            &banq.BanqRef{BanqGUID: o.CustomerBanq},
 		Funds:             o.Amount,
 		Comment:           o.Description,
 		ExternalOrderCode: o.IdempotencyKey,
 		Frequency:         banq.FrequencyOnce,
-	}, o.IdempotencyKey)
+	}
+	create, sent := s.banq.CreateGetPaidLink, "Payment link made; anyone who opens it in Banq can pay."
+	if !o.ByLink() {
+		req.Source = &banq.BanqRef{BanqGUID: o.CustomerBanq}
+		create, sent = s.banq.CreateGetPaidDirect, "Payment request sent to the customer's Banq app."
+	}
+	p, err := create(callCtx, req, o.IdempotencyKey)
 	// What Banq said must be recorded even if the merchant's request is gone.
 	ctx = context.WithoutCancel(ctx)
 	if err != nil {
 		return s.sendFailed(ctx, o, err)
 	}
 	up, uerr := s.store.UpdateOrder(ctx, o.ID, func(o *Order) (Change, error) {
-		ch := Change{Payment: &p, Events: []Event{{Kind: EventRequestSent,
-			Message: "Payment request sent to the customer's Banq app."}}}
+		ch := Change{Payment: &p, Events: []Event{{Kind: EventRequestSent, Message: sent}}}
 		if o.PaymentID == "" {
 			o.PaymentID = p.ID
+		}
+		if o.PaymentLink == "" {
+			o.PaymentLink = p.PaymentLink
 		}
 		o.CreateError = ""
 		o.CreateAttempts++
