@@ -60,6 +60,7 @@ type Config struct {
 	// Knobs for tests, not read from the environment: zero means the handlers' defaults.
 	WebhookRate    handlers.Rate // webhooks per source address
 	WebhookBadRate handlers.Rate // webhooks failing the signature check per source address
+	APIRate        handlers.Rate // API requests per API key
 	SignInLimits   handlers.SignInLimits
 	PasswordCost   int              // bcrypt cost of new hashes (the demo login's too); bcrypt.DefaultCost
 	Now            func() time.Time // the handlers' clock (sessions, sign-in and webhook limits)

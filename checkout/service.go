@@ -186,6 +186,16 @@ const (
 // ParseNewOrder validates the fields of the new-order form. It returns an *Error with code
 // EInvalid and a message per field ("amount", "description", "customer") when any is wrong.
 func ParseNewOrder(amount, description, customerBanq, customerName string) (NewOrder, error) {
+	return parseOrder(amount, description, customerBanq, customerName, false)
+}
+
+// ParseLinkOrder validates an order paid by link, which names no customer: like ParseNewOrder
+// for the amount and description.
+func ParseLinkOrder(amount, description string) (NewOrder, error) {
+	return parseOrder(amount, description, "", "", true)
+}
+
+func parseOrder(amount, description, customerBanq, customerName string, byLink bool) (NewOrder, error) {
 	fields := map[string]string{}
 	var n NewOrder
 	m, err := banq.ParseMoney(amount)
@@ -216,12 +226,14 @@ func ParseNewOrder(amount, description, customerBanq, customerName string) (NewO
 	n.CustomerBanq = strings.TrimSpace(customerBanq)
 	n.CustomerName = strings.TrimSpace(customerName)
 	switch {
+	case byLink:
+		n.CustomerBanq, n.CustomerName = "", ""
 	case n.CustomerBanq == "":
 		fields["customer"] = "Choose the customer's banq."
 	case len(n.CustomerBanq) > 100 || len([]rune(n.CustomerName)) > MaxName:
 		fields["customer"] = "That customer is not valid; choose again."
 	}
-	if n.CustomerName == "" {
+	if n.CustomerName == "" && !byLink {
 		n.CustomerName = n.CustomerBanq
 	}
 	if len(fields) > 0 {
