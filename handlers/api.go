@@ -604,6 +604,7 @@ func (h *Handlers) apiListOrders(c echo.Context) error {
 		f.Before = n
 	}
 	if len(bad) > 0 {
+		slices.SortFunc(bad, func(a, b fieldProblem) int { return strings.Compare(a.Field, b.Field) })
 		return newProblem(http.StatusBadRequest, problemValidation, "Some query parameters are not valid.", bad...)
 	}
 	orders, more, err := h.store.ListOrders(c.Request().Context(), f)
