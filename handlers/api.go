@@ -242,6 +242,9 @@ func decodeObject(body []byte, v any, known []string) error {
 	var unknown []fieldProblem
 	for _, name := range sortedKeys(fields) {
 		if !slices.Contains(known, name) {
+			if name == "" {
+				name = `""` // a field must be named to be found
+			}
 			unknown = append(unknown, fieldProblem{Field: name, Detail: "This field is unknown; the fields are " + strings.Join(known, ", ") + "."})
 		}
 	}
