@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -88,4 +89,33 @@ func FuzzAPIOrderBody(f *testing.F) {
 			t.Fatalf("the accepted body %q, written again, hashes %q (%v), want %q", body, n2.RequestHash, err, n.RequestHash)
 		}
 	})
+}
+
+func TestCheckReturnURL(t *testing.T) {
+	const public = "http://pay.example.com:8080"
+	for _, tc := range []struct {
+		url     string
+		sandbox bool
+		ok      bool
+	}{
+		{"https://shop.example/thanks", false, true},
+		{"https://shop.example:8443/thanks?x=1#top", false, true},
+		{"http://pay.example.com:8080/done", false, true}, // the checkout's own origin
+		{"http://pay.example.com/done", false, false},     // another port is another origin
+		{"http://shop.example/thanks", false, false},
+		{"http://127.0.0.1:9000/return", true, true},
+		{"http://localhost:9000/return", true, true},
+		{"http://[::1]:9000/return", true, true},
+		{"http://127.0.0.1:9000/return", false, false},
+		{"http://127.0.0.1.nip.io/return", true, false},
+		{"javascript:alert(1)", true, false},
+		{"//shop.example/x", false, false},
+		{"/thanks", false, false},
+		{"https://user:pw@shop.example/", false, false},
+		{"https://shop.example/" + strings.Repeat("a", 2000), false, false},
+	} {
+		if got := checkReturnURL(tc.url, public, tc.sandbox) == ""; got != tc.ok {
+			t.Errorf("checkReturnURL(%q, sandbox %v): accepted %v, want %v", tc.url, tc.sandbox, got, tc.ok)
+		}
+	}
 }

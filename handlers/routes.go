@@ -48,6 +48,7 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	e.GET("/pay/:token", h.payPage, noReferrer)
 	e.GET("/pay/:token/events", h.payEvents, noReferrer, stream)
 	e.GET("/pay/:token/qr.svg", h.payQR, noReferrer)
+	e.GET("/pay/:token/banq-qr.svg", h.payBanqQR, noReferrer)
 
 	// The shop's API: API keys instead of sessions and CSRF; per-key scopes and rate limit.
 	e.GET("/api/openapi.yaml", h.openAPI)

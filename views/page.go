@@ -69,6 +69,10 @@ type PayView struct {
 	Now           time.Time
 	LogoURL       string // the merchant's logo; "" for none
 	QRURL         string // the payment link as a QR code, to continue on a phone
+	// BackURL is where a finished order sends the customer back to the shop ("" for none),
+	// after BackSeconds unless they stop it.
+	BackURL     string
+	BackSeconds int
 }
 
 // AccountView is the account page.
@@ -124,6 +128,9 @@ func customerHeadline(o checkout.Order) string {
 
 // customerDetail is what the payer can do now, in a sentence.
 func customerDetail(o checkout.Order, merchant string) string {
+	if o.ByLink() && o.State == checkout.StateWaiting {
+		return "Tap Open in Banq to see the request from " + merchant + " in your Banq app, check the amount, and approve. This page updates by itself."
+	}
 	switch o.State {
 	case checkout.StateCreating:
 		return "The request is on its way to Banq. This page updates by itself."
