@@ -79,3 +79,25 @@ func TestLinkOrderCustomerPage(t *testing.T) {
 		t.Fatalf("back link of the paid order %q, want %q", back, want)
 	}
 }
+
+// TestFormMakesLinkOrder: the merchant's form offers "anyone with a link" beside the known
+// customers; such an order goes to Banq's get-paid-link and names no payer.
+func TestFormMakesLinkOrder(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{})
+	m := a.SignIn(t)
+	if apptest.Find(m.Get(t, "/orders/new").Body, "link-option") == nil {
+		t.Fatal("the form offers no link choice")
+	}
+	o := m.MustCreateOrder(t, "7.00", "Gift card", "link")
+	o = a.WaitOrder(t, o.ID, 10*time.Second, func(o checkout.Order) bool { return o.PaymentLink != "" })
+	if !o.ByLink() || !strings.HasPrefix(o.PaymentLink, a.SandboxURL+"/sandbox/pay/") {
+		t.Fatalf("got customer %q, link %q; want a link order", o.CustomerBanq, o.PaymentLink)
+	}
+	ps := a.SandboxPayments(t, o.IdempotencyKey)
+	if len(ps) != 1 || ps[0].Source != nil || ps[0].PaymentLink != o.PaymentLink {
+		t.Fatalf("Banq holds %+v, want one link payment", ps)
+	}
+	if got := apptest.Text(m.Get(t, "/orders").Body, "orders"); !strings.Contains(got, "Anyone with the link") {
+		t.Fatalf("the order list does not say who pays: %q", got)
+	}
+}

@@ -110,6 +110,9 @@ func (h *Handlers) createOrder(c echo.Context) error {
 		v.CustomerName = string([]rune(v.CustomerName)[:checkout.MaxName])
 	}
 	n, err := checkout.ParseNewOrder(v.Amount, v.Description, v.Customer, v.CustomerName)
+	if v.Customer == views.CustomerByLink {
+		n, err = checkout.ParseLinkOrder(v.Amount, v.Description)
+	}
 	ttl, terr := checkout.ParseTTL(v.ExpiresIn, h.cfg.OrderTTL)
 	if err = joinFieldErrors(err, terr); err != nil {
 		return h.orderFormError(c, v, err)

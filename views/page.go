@@ -36,6 +36,17 @@ type OrdersView struct {
 	Errors     map[string]string
 }
 
+// CustomerByLink is the new-order form's customer choice for "anyone with Banq's link".
+const CustomerByLink = "link"
+
+// customerLabel names an order's customer for the merchant.
+func customerLabel(o checkout.Order) string {
+	if o.ByLink() {
+		return "Anyone with the link"
+	}
+	return o.CustomerName
+}
+
 // NewOrderView is the new-order form with what was typed and what is wrong with it.
 type NewOrderView struct {
 	Amount       string
