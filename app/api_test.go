@@ -153,7 +153,9 @@ func TestAPIErrors(t *testing.T) {
 	unknownKey[len(unknownKey)-1] ^= 1 // same prefix, another secret
 	wrongCase := strings.ToUpper(both[:1]) + both[1:]
 	big := `{"amount": "1", "description": "` + strings.Repeat("x", 20<<10) + `"}`
-	body := func(s string) apptest.APIRequest { return apptest.APIRequest{Method: http.MethodPost, Path: ordersPath, Body: []byte(s)} }
+	body := func(s string) apptest.APIRequest {
+		return apptest.APIRequest{Method: http.MethodPost, Path: ordersPath, Body: []byte(s)}
+	}
 	withAuth := func(r apptest.APIRequest, auth string) apptest.APIRequest {
 		r.Header = http.Header{"Authorization": {auth}}
 		return r
