@@ -32,6 +32,9 @@ func TestLinkOrderCustomerPage(t *testing.T) {
 	o := c.MustCreate(t, `{"amount": "4.20", "description": "Scarf", "reference": "A&B 7",
 		"return_url": "https://shop.example/thanks?lang=en", "cancel_url": "https://shop.example/cart"}`, nil)
 
+	if got := apptest.Text(a.SignIn(t).Get(t, "/orders/"+o.ID).Body, "order-reference"); got != "A&B 7" {
+		t.Fatalf("the merchant's order page shows reference %q, want the shop's", got)
+	}
 	status, page := getBody(t, o.PayURL)
 	if status != http.StatusOK {
 		t.Fatalf("pay page: %d", status)
