@@ -460,7 +460,7 @@ func (b *bench) orders(ctx context.Context, a *child, db *sql.DB) error {
 	b.profile(ctx, a, "api-orders")
 	b.step("order creation over the API, %v with %d clients", b.o.ordersDur, b.o.ordersConc)
 	ac := newClient(b.o.ordersConc)
-	r = closedLoop(ctx, b.o.ordersConc, 1<<30, b.o.ordersDur, func(ctx context.Context, w, i int) (int, error) {
+	ar := closedLoop(ctx, b.o.ordersConc, 1<<30, b.o.ordersDur, func(ctx context.Context, w, i int) (int, error) {
 		body := fmt.Sprintf(`{"amount": "%d.%02d", "description": "Bench API order %d", "payer_banq": %q}`,
 			5+i%90, i%100, i, payers[i%len(payers)])
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.info.URL+"/api/v1/orders", strings.NewReader(body))
@@ -477,7 +477,7 @@ func (b *bench) orders(ctx context.Context, a *child, db *sql.DB) error {
 		return resp.StatusCode, nil
 	})
 	ac.CloseIdleConnections()
-	b.res.APIOrders = &r
+	b.res.APIOrders = &ar
 	return nil
 }
 
