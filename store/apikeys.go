@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"strings"
 	"time"
 
@@ -79,25 +78,35 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, key, requestHash string, 
 		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM api_idempotency WHERE created_at < ?`), formatTime(expireBefore)); err != nil {
 			return err
 		}
-		var created string
-		err := tx.QueryRowContext(ctx, db.q(`SELECT key, request_hash, status, body, created_at FROM api_idempotency
-			WHERE key = ?`+db.forUpdate()), key).Scan(&a.Key, &a.RequestHash, &a.Status, &a.Body, &created)
-		a.CreatedAt = parseTime(created)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
+		now := db.Now()
+		// Of concurrent first requests one inserts; on PostgreSQL the others wait for its
+		// commit and then insert nothing.
+		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO api_idempotency(key, request_hash, status, body, created_at)
+			VALUES(?, ?, 0, ?, ?) ON CONFLICT(key) DO NOTHING`), key, requestHash, []byte{}, formatTime(now))
+		if err != nil {
 			return err
-		case a.Status == 0 && a.RequestHash == requestHash && a.CreatedAt.Before(staleBefore):
-			// The first request died unanswered (a crash): this one takes its place.
-		default:
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			claimed = true
+			a = checkout.IdempotentAnswer{Key: key, RequestHash: requestHash, CreatedAt: now, Body: []byte{}}
 			return nil
 		}
-		now := db.Now()
-		a = checkout.IdempotentAnswer{Key: key, RequestHash: requestHash, CreatedAt: now, Body: []byte{}}
-		claimed = true
-		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO api_idempotency(key, request_hash, status, body, created_at)
-			VALUES(?, ?, 0, ?, ?) ON CONFLICT(key) DO UPDATE SET created_at = excluded.created_at`),
-			key, requestHash, a.Body, formatTime(now))
+		// The first request died unanswered (a crash): this one takes its place.
+		res, err = tx.ExecContext(ctx, db.q(`UPDATE api_idempotency SET created_at = ?
+			WHERE key = ? AND status = 0 AND request_hash = ? AND created_at < ?`),
+			formatTime(now), key, requestHash, formatTime(staleBefore))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			claimed = true
+			a = checkout.IdempotentAnswer{Key: key, RequestHash: requestHash, CreatedAt: now, Body: []byte{}}
+			return nil
+		}
+		var created string
+		err = tx.QueryRowContext(ctx, db.q(`SELECT key, request_hash, status, body, created_at FROM api_idempotency
+			WHERE key = ?`), key).Scan(&a.Key, &a.RequestHash, &a.Status, &a.Body, &created)
+		a.CreatedAt = parseTime(created)
 		return err
 	})
 	return a, claimed, err

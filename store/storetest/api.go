@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"reflect"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,6 +137,29 @@ func testIdempotencyKeys(t *testing.T, open Opener) {
 	}
 	if _, ok := claim(db, "k2", "other", now.Add(-time.Minute)); !ok {
 		t.Fatal("a released key could not be claimed again")
+	}
+	// Of many first requests at once, one claims the key.
+	var wg sync.WaitGroup
+	var claims atomic.Int32
+	start := make(chan struct{})
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, ok, err := db.ClaimIdempotencyKey(ctx, "race", "h", now.Add(-time.Minute), now.Add(-48*time.Hour))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				claims.Add(1)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if n := claims.Load(); n != 1 {
+		t.Fatalf("16 concurrent first requests: %d claimed the key, want 1", n)
 	}
 	// Answers older than the expiry bound are gone.
 	if _, _, err := db.ClaimIdempotencyKey(ctx, "k3", "h", now, now.Add(time.Hour)); err != nil {
