@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/banq-checkout/checkout/app"
@@ -371,4 +372,68 @@ func TestOpenAPIDocumentIsServed(t *testing.T) {
 		t.Fatalf("got %d %.40q, want the document", resp.StatusCode, buf.String())
 	}
 	apptest.OpenAPIRouter(t, a.URL) // and it is a valid document
+}
+
+// TestAPIConcurrentRetriesCreateOneOrder: a shop retrying at once (the same Idempotency-Key, or
+// the same reference) gets one order, never two.
+func TestAPIConcurrentRetriesCreateOneOrder(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{})
+	key := a.SignIn(t).CreateAPIKey(t, "web shop", checkout.ScopeOrdersRead, checkout.ScopeOrdersWrite)
+	send := func(body, idem string) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodPost, a.URL+ordersPath, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		if idem != "" {
+			req.Header.Set("Idempotency-Key", idem)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, nil
+		}
+		defer resp.Body.Close()
+		b := new(bytes.Buffer)
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.Bytes()
+	}
+	for _, tc := range []struct {
+		name, body, idem string
+		allowed          map[int]bool
+	}{
+		{"same Idempotency-Key", `{"amount": "2.50", "description": "Muffin"}`, "k-concurrent", map[int]bool{201: true, 409: true}},
+		{"same reference", `{"amount": "3.50", "description": "Scone", "reference": "cart-race"}`, "", map[int]bool{201: true, 200: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _, _ := a.DB.ListOrders(context.Background(), checkout.OrderFilter{Limit: 500})
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			statuses := make([]int, 8)
+			for i := range statuses {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					statuses[i], _ = send(tc.body, tc.idem)
+				}()
+			}
+			close(start)
+			wg.Wait()
+			after, _, _ := a.DB.ListOrders(context.Background(), checkout.OrderFilter{Limit: 500})
+			if len(after)-len(before) != 1 {
+				t.Fatalf("8 requests at once made %d orders, want 1 (statuses %v)", len(after)-len(before), statuses)
+			}
+			created := 0
+			for _, s := range statuses {
+				if !tc.allowed[s] {
+					t.Fatalf("statuses %v, want only %v", statuses, tc.allowed)
+				}
+				if s == http.StatusCreated && tc.idem == "" {
+					created++
+				}
+			}
+			if tc.idem == "" && created != 1 {
+				t.Fatalf("statuses %v: want one 201 and the rest 200", statuses)
+			}
+		})
+	}
 }
