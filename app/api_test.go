@@ -175,6 +175,7 @@ func TestAPIErrors(t *testing.T) {
 	}{
 		{"no key", "", apiGet(ordersPath), 401, "about:blank", nil},
 		{"not bearer", "", withAuth(apiGet(ordersPath), "Basic "+both), 401, "about:blank", nil},
+		{"bearer in lower case", "", withAuth(apiPost(ordersPath, `{"amount": "1", "description": "x"}`), "bearer "+read), 403, "about:blank", nil},
 		{"not a key", "", withAuth(apiGet(ordersPath), "Bearer nope"), 401, "about:blank", nil},
 		{"unknown key", "", withAuth(apiGet(ordersPath), "Bearer "+string(unknownKey)), 401, "about:blank", nil},
 		{"key in another case", "", withAuth(apiGet(ordersPath), "Bearer "+wrongCase), 401, "about:blank", nil},

@@ -160,8 +160,8 @@ func (h *Handlers) apiKeyAuth(scope string) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			ctx := c.Request().Context()
 			auth := c.Request().Header.Get(echo.HeaderAuthorization)
-			secret, ok := strings.CutPrefix(auth, "Bearer ")
-			if !ok {
+			scheme, secret, _ := strings.Cut(auth, " ")
+			if !strings.EqualFold(scheme, "Bearer") { // schemes are case-insensitive (RFC 9110)
 				return newProblem(http.StatusUnauthorized, "", "Send an API key as Authorization: Bearer <key>.")
 			}
 			prefix, ok := checkout.APIKeyPrefix(strings.TrimSpace(secret))
