@@ -372,7 +372,28 @@ func TestOpenAPIDocumentIsServed(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(buf.String(), "openapi: 3.1") {
 		t.Fatalf("got %d %.40q, want the document", resp.StatusCode, buf.String())
 	}
-	apptest.OpenAPIRouter(t, a.URL) // and it is a valid document
+	// Every API route is in the document, and every operation of the document is a route.
+	router := apptest.OpenAPIRouter(t, a.URL)
+	routes := map[string]bool{}
+	for _, rt := range a.Echo.Routes() {
+		if !strings.HasPrefix(rt.Path, "/api/v1/") || rt.Method == "echo_route_not_found" {
+			continue
+		}
+		path := strings.ReplaceAll(rt.Path, ":id", "1")
+		routes[rt.Method+" "+path] = true
+		req, _ := http.NewRequest(rt.Method, a.URL+path, nil)
+		if _, _, err := router.FindRoute(req); err != nil {
+			t.Errorf("the route %s %s is not in api/openapi.yaml: %v", rt.Method, rt.Path, err)
+		}
+	}
+	doc := apptest.OpenAPIDoc(t)
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			if key := method + " " + strings.ReplaceAll(path, "{id}", "1"); !routes[key] {
+				t.Errorf("api/openapi.yaml has %s %s, which the app does not serve", method, path)
+			}
+		}
+	}
 }
 
 // TestAPIConcurrentRetriesCreateOneOrder: a shop retrying at once (the same Idempotency-Key, or

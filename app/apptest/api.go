@@ -45,8 +45,8 @@ func (a *App) NewAPIClient(tb testing.TB, key string) *APIClient {
 	return &APIClient{URL: a.URL, Key: key, Client: &http.Client{Timeout: 30 * time.Second}, router: OpenAPIRouter(tb, a.URL)}
 }
 
-// OpenAPIRouter loads and validates api/openapi.yaml, serving at base.
-func OpenAPIRouter(tb testing.TB, base string) routers.Router {
+// OpenAPIDoc loads and validates api/openapi.yaml.
+func OpenAPIDoc(tb testing.TB) *openapi3.T {
 	tb.Helper()
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(api.OpenAPI)
@@ -56,6 +56,13 @@ func OpenAPIRouter(tb testing.TB, base string) routers.Router {
 	if err := doc.Validate(loader.Context); err != nil {
 		tb.Fatalf("api/openapi.yaml is not a valid document: %v", err)
 	}
+	return doc
+}
+
+// OpenAPIRouter routes requests to base by api/openapi.yaml.
+func OpenAPIRouter(tb testing.TB, base string) routers.Router {
+	tb.Helper()
+	doc := OpenAPIDoc(tb)
 	doc.Servers = openapi3.Servers{{URL: base}}
 	router, err := gorillamux.NewRouter(doc)
 	if err != nil {
