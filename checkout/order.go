@@ -252,7 +252,7 @@ const MaxRejectedBody = 2048
 // OrderFilter selects orders for the merchant's list and its CSV export.
 type OrderFilter struct {
 	State  State     // "" for all
-	Search string    // order number, customer name or description
+	Search string    // order number, customer name, description, or the shop's reference
 	From   time.Time // created at or after; zero for no bound
 	To     time.Time // created before; zero for no bound
 	Before int64     // id cursor for paging; 0 for the newest

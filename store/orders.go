@@ -180,9 +180,9 @@ func (db *DB) orderWhere(f checkout.OrderFilter) (string, []any) {
 		if db.pg != nil {
 			like = "ILIKE" // SQLite's LIKE ignores ASCII case already
 		}
-		cond := `(customer_name ` + like + ` ? ESCAPE '\' OR description ` + like + ` ? ESCAPE '\'`
+		cond := `(customer_name ` + like + ` ? ESCAPE '\' OR description ` + like + ` ? ESCAPE '\' OR reference = ?`
 		pattern := "%" + escapeLike(s) + "%"
-		args = append(args, pattern, pattern)
+		args = append(args, pattern, pattern, s)
 		if id, err := strconv.ParseInt(s, 10, 64); err == nil {
 			cond += ` OR id = ?`
 			args = append(args, id)

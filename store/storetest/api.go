@@ -101,6 +101,11 @@ func testAPIOrderFields(t *testing.T, open Opener) {
 	if err != nil || len(list) != 1 || list[0].Reference != "A-2" {
 		t.Fatalf("list by reference A-2: got %d orders (%v), want 1", len(list), err)
 	}
+	// The merchant's search box finds an order by the shop's reference too.
+	list, _, err = db.ListOrders(ctx, checkout.OrderFilter{Search: "A-2"})
+	if err != nil || len(list) != 1 || list[0].Reference != "A-2" {
+		t.Fatalf("search A-2: got %d orders (%v), want the one with that reference", len(list), err)
+	}
 }
 
 func testIdempotencyKeys(t *testing.T, open Opener) {
