@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,10 +58,11 @@ type Config struct {
 	MetricsToken   string       // CHECKOUT_METRICS_TOKEN: bearer token /metrics requires; also serves it on Addr
 	TrustedProxies []*net.IPNet // CHECKOUT_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
 
+	APIRate handlers.Rate // CHECKOUT_API_RATE: API requests a second per API key (bursts of 5 seconds' worth)
+
 	// Knobs for tests, not read from the environment: zero means the handlers' defaults.
 	WebhookRate    handlers.Rate // webhooks per source address
 	WebhookBadRate handlers.Rate // webhooks failing the signature check per source address
-	APIRate        handlers.Rate // API requests per API key
 	SignInLimits   handlers.SignInLimits
 	PasswordCost   int              // bcrypt cost of new hashes (the demo login's too); bcrypt.DefaultCost
 	Now            func() time.Time // the handlers' clock (sessions, sign-in and webhook limits)
@@ -136,6 +138,12 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	c.AccentColor = strings.ToLower(env("CHECKOUT_ACCENT_COLOR", ""))
 	c.LogFormat = env("CHECKOUT_LOG_FORMAT", "")
 	c.LogLevel = env("CHECKOUT_LOG_LEVEL", "info")
+	apiRate := env("CHECKOUT_API_RATE", "20")
+	if n, err := strconv.ParseFloat(apiRate, 64); err != nil || n < 1 || n > 1e6 {
+		errs = append(errs, fmt.Sprintf("CHECKOUT_API_RATE=%q is not a number of requests a second from 1 to 1000000", apiRate))
+	} else {
+		c.APIRate = handlers.Rate{PerSecond: n, Burst: int(5 * n)}
+	}
 	for _, p := range strings.Split(env("CHECKOUT_TRUSTED_PROXIES", ""), ",") {
 		if p = strings.TrimSpace(p); p == "" {
 			continue
