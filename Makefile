@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 .PHONY: run test build generate check-generated lint fuzz bench clean
 
 run: ## the checkout on the built-in Banq sandbox, at http://localhost:8080
-	@echo 'Building the checkout (the first build compiles SQLite with cgo: a few minutes)...'
+	@echo "The first build compiles SQLite (cgo) and takes a few minutes; later runs start in seconds."
 	$(GO) run .
 
 build: ## a static-ish binary with cgo (go-sqlite3), its version stamped (checkout version)
@@ -31,6 +31,7 @@ fuzz: ## each fuzz target for a short, fixed time
 	$(GO) test -run='^$$' -fuzz='^FuzzVerifyAndParseWebhook$$' -fuzztime=$(FUZZTIME) ./banq/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseMoney$$' -fuzztime=$(FUZZTIME) ./banq/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseNewOrder$$' -fuzztime=$(FUZZTIME) ./checkout/
+	$(GO) test -run='^$$' -fuzz='^FuzzAPIOrderBody$$' -fuzztime=$(FUZZTIME) ./handlers/
 
 test: check-generated lint ## every test, with the race detector, then the fuzzers briefly
 	$(GO) test -race -count=1 -timeout=20m ./...

@@ -64,6 +64,7 @@ type App struct {
 	httpClient    *http.Client
 	merchantBanq  atomic.Pointer[string] // learnt from Banq at start, or later if Banq was away
 	connectErr    atomic.Pointer[error]  // why the last attempt to learn it failed; nil once it succeeded
+	merchantName  atomic.Pointer[string] // that banq's name in Banq, learnt with it
 
 	readyMu  sync.Mutex
 	readyAt  time.Time
@@ -182,15 +183,22 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		merchant = "Demo Shop"
 	}
 	h := handlers.New(handlers.Config{
-		PublicURL:      a.url,
-		MerchantName:   merchant,
-		MerchantBanq:   a.merchant,
+		PublicURL:    a.url,
+		MerchantName: merchant,
+		MerchantBanq: a.merchant,
+		MerchantBanqName: func() string {
+			if p := a.merchantName.Load(); p != nil {
+				return *p
+			}
+			return ""
+		},
 		Sandbox:        cfg.Sandbox(),
 		SandboxURL:     a.sandboxURL(),
 		WebhookSecrets: func() []string { return *a.secrets.Load() },
 		SessionKeys:    sessionKeys,
 		WebhookRate:    cfg.WebhookRate,
 		WebhookBadRate: cfg.WebhookBadRate,
+		APIRate:        cfg.APIRate,
 		TrustedProxies: cfg.TrustedProxies,
 		SignInLimits:   cfg.SignInLimits,
 		PasswordCost:   cfg.PasswordCost,
@@ -316,6 +324,11 @@ func (a *App) registerWebhook(ctx context.Context, secret string) error {
 	}
 	if merchant == "" {
 		return errors.New("the Banq user has no banq to be paid into; set BANQ_MERCHANT_BANQ")
+	}
+	for _, b := range me.BanqAccounts {
+		if b.GUID == merchant {
+			a.merchantName.Store(&b.Name)
+		}
 	}
 	err = a.Banq.SetWebhookConfig(ctx, space.ID, banq.WebhookConfig{
 		URL: a.webhookURL(), Enabled: true, RetryCount: 8,

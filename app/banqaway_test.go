@@ -76,8 +76,8 @@ func TestBanqAwayAtStart(t *testing.T) {
 		t.Fatalf("after Banq came back: got %s (%s), want waiting", o.State, o.CreateError)
 	}
 	p, err := sb.Payment(context.Background(), o.PaymentID)
-	if err != nil || p.Destination.BanqGUID != merchant || p.ExternalOrderCode != o.IdempotencyKey {
-		t.Fatalf("payment: got %+v, %v; want to %s with the order's key", p, err, merchant)
+	if err != nil || p.Destination.BanqGUID != merchant || p.ExternalOrderCode != o.Number() {
+		t.Fatalf("payment: got %+v, %v; want to %s with the order's number as its code", p, err, merchant)
 	}
 	if resp, err := http.Get(a.URL + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("readyz with Banq back: got %v, %v; want 200", resp.StatusCode, err)

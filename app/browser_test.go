@@ -383,6 +383,7 @@ func blockStreams(t *testing.T, tb *tab, block bool) {
 // same data and port. The page is kept from reconnecting until the payment has been approved
 // meanwhile; once it may, it reconnects by itself and shows the truth, without a reload.
 func TestBrowserPayPageSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	b := startBrowser(t)
 	a := start(t, apptest.Options{})
 	o := a.SignIn(t).MustCreateOrder(t, "3.20", "Espresso", a.PayerBanqs(t)[2].GUID)

@@ -126,7 +126,7 @@ func TestCheckoutEndToEnd(t *testing.T) {
 				}
 			}
 			// Exactly one payment at Banq for the order.
-			if n := len(a.SandboxPayments(t, o.IdempotencyKey)); n != 1 {
+			if n := len(a.SandboxPayments(t, o.Number())); n != 1 {
 				t.Fatalf("sandbox holds %d payments for the order, want 1", n)
 			}
 		})
@@ -172,7 +172,7 @@ func TestInterruptedCreateIsRecoveredAtStartUp(t *testing.T) {
 	if got.PaymentID == "" {
 		t.Fatal("recovered order has no payment id")
 	}
-	if n := len(b.SandboxPayments(t, o.IdempotencyKey)); n != 1 {
+	if n := len(b.SandboxPayments(t, o.Number())); n != 1 {
 		t.Fatalf("sandbox holds %d payments for the order, want 1", n)
 	}
 }

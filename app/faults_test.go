@@ -382,7 +382,7 @@ func TestFaultBanqErrorsOnCreate(t *testing.T) {
 	onePayment := func(t *testing.T, o checkout.Order) {
 		t.Helper()
 		got := a.WaitOrder(t, o.ID, 10*time.Second, func(o checkout.Order) bool { return o.State == checkout.StateWaiting })
-		ps := a.SandboxPayments(t, o.IdempotencyKey)
+		ps := a.SandboxPayments(t, o.Number())
 		if len(ps) != 1 || ps[0].ID != got.PaymentID {
 			t.Fatalf("Banq holds %d payments for order %d (want 1, the order's %s)", len(ps), o.ID, got.PaymentID)
 		}
@@ -393,7 +393,7 @@ func TestFaultBanqErrorsOnCreate(t *testing.T) {
 
 	t.Run("500 and 503, then the merchant sends again", func(t *testing.T) {
 		o := failCreate(t, sandbox.Faults{APIErrorRate: 1, Seed: 3}, payers[0], "12.50", "Lunch")
-		if n := len(a.SandboxPayments(t, o.IdempotencyKey)); n != 0 {
+		if n := len(a.SandboxPayments(t, o.Number())); n != 0 {
 			t.Fatalf("Banq holds %d payments after refusing every call, want 0", n)
 		}
 		resubmit(t, o)
@@ -402,7 +402,7 @@ func TestFaultBanqErrorsOnCreate(t *testing.T) {
 	t.Run("answer lost after the work, then the merchant sends again", func(t *testing.T) {
 		// Its webhooks are dropped too, or the payment's webhook would tell the app in time.
 		o := failCreate(t, sandbox.Faults{CreateErrorAfterRate: 1, DropWebhooks: 1, Seed: 4}, payers[1], "8.00", "Dinner")
-		if n := len(a.SandboxPayments(t, o.IdempotencyKey)); n != 1 {
+		if n := len(a.SandboxPayments(t, o.Number())); n != 1 {
 			t.Fatalf("Banq holds %d payments after doing the work and losing the answer, want 1", n)
 		}
 		resubmit(t, o)

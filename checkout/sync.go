@@ -78,6 +78,11 @@ func (s *Service) SyncPayment(ctx context.Context, paymentID string, cause Cause
 		return Update{}, err
 	}
 	up, err := s.store.UpdateOrder(ctx, id, func(o *Order) (Change, error) {
+		// Matched by its order code alone, a payment must be the one we asked for: another
+		// program paid into the same Banq account may use the same numbers.
+		if o.PaymentID == "" && (p.Funds != o.Amount || p.Source == nil || p.Source.BanqGUID != o.CustomerBanq) {
+			return Change{}, &Error{Code: ENotFound, Message: fmt.Sprintf("payment %s is not order %s's request", p.ID, o.Number())}
+		}
 		return s.apply(o, p, txns, cause), nil
 	})
 	if err != nil {
@@ -94,9 +99,14 @@ func (s *Service) SyncPayment(ctx context.Context, paymentID string, cause Cause
 func (s *Service) apply(o *Order, p banq.Payment, txns []banq.Transaction, cause Cause) Change {
 	now := s.now()
 	ch := Change{Payment: &p, Transactions: txns}
+	if o.PaymentID == "" && o.State == StateCreating {
+		// Banq told of the request before the answer to our create call was recorded: the
+		// request was sent, and the timeline says so first, as that answer would have.
+		ch.Events = append(ch.Events, requestSent(o))
+	}
 	if cause.Kind == EventWebhook {
 		ch.Events = append(ch.Events, Event{Kind: EventWebhook, WebhookID: cause.WebhookID,
-			Message: fmt.Sprintf("Banq webhook: %s %s.", cause.Resource, cause.Action)})
+			Message: webhookWords(cause.Resource, cause.Action)})
 	}
 	if cause.Claimed != nil {
 		w := applied(*cause.Claimed, o.ID, now)
@@ -174,4 +184,43 @@ func (s *Service) syncWebhook(ctx context.Context, w InboxWebhook, cause Cause) 
 
 func notOurs(err error) bool {
 	return ErrorCode(err) == ENotFound || errors.Is(err, banq.ErrNotFound)
+}
+
+// webhookWords says what a Banq webhook tells, for the merchant reading the timeline top to
+// bottom. Banq's payment is the request and its transaction the transfer of money: a payment
+// "Completed" only means the request is finished, whether or not its transfer failed.
+func webhookWords(r banq.ResourceType, a banq.WebhookAction) string {
+	switch r {
+	case banq.ResourcePayment:
+		switch a {
+		case banq.ActionCreated:
+			return "Banq: payment request created."
+		case banq.ActionAccepted:
+			return "Banq: the customer approved the payment request."
+		case banq.ActionDeclined:
+			return "Banq: the customer declined the payment request."
+		case banq.ActionOnHold:
+			return "Banq: payment request put on hold."
+		case banq.ActionResumed:
+			return "Banq: payment request resumed."
+		case banq.ActionCanceled:
+			return "Banq: payment request canceled."
+		case banq.ActionExpired:
+			return "Banq: payment request expired."
+		case banq.ActionCompleted:
+			return "Banq: payment request finished (the transfer's entry says whether money moved)."
+		}
+	case banq.ResourceTransaction:
+		switch a {
+		case banq.ActionCreated:
+			return "Banq: transfer of the money started."
+		case banq.ActionCompleted:
+			return "Banq: transfer done, the money arrived."
+		case banq.ActionFailed:
+			return "Banq: transfer failed, no money moved."
+		case banq.ActionUpdated:
+			return "Banq: transfer updated."
+		}
+	}
+	return fmt.Sprintf("Banq webhook: %s %s.", r, a)
 }

@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"strconv"
@@ -317,14 +318,61 @@ func (h *Handlers) sendOrder(s *sseStream, o checkout.Order, events []checkout.E
 	return s.event("state", 0, views.OrderStatus(o))
 }
 
-// listEvents streams every order change as a rendered row for the merchant's list.
+// listEvents streams every order change to the merchant's pages, which share one stream per
+// browser: each change carries what any of them shows of the order (see orderChange).
 func (h *Handlers) listEvents(c echo.Context) error {
 	s := newStream(c, h.hub.Subscribe(live.AllOrders, 64))
 	return h.follow(s,
-		func(u checkout.Update) error { return s.event("order", 0, views.OrderRow(u.Order)) },
+		func(u checkout.Update) error { return s.change(u) },
 		func() error {
-			// Too far behind to patch rows one by one: have the page reload itself.
-			s.write("event: reload\ndata: lagged\n\n")
+			// Too far behind to patch pages change by change: have them catch up from the truth.
+			s.write("event: resync\ndata: lagged\n\n")
 			return nil
 		})
+}
+
+// orderChange is one change of an order as the merchant's pages show it: its row in the list,
+// its status and its new timeline entries on its page, rendered.
+type orderChange struct {
+	ID       int64    `json:"id"`
+	Seq      int64    `json:"seq"`
+	Row      string   `json:"row"`
+	Status   string   `json:"status"`
+	Timeline []string `json:"timeline"`
+}
+
+// change queues u as one "order" event of JSON (on one data line: JSON escapes newlines).
+func (s *sseStream) change(u checkout.Update) error {
+	ch := orderChange{ID: u.Order.ID, Seq: u.Order.LastSeq, Timeline: make([]string, 0, len(u.Events))}
+	var err error
+	if ch.Row, err = s.render(views.OrderRow(u.Order)); err != nil {
+		return err
+	}
+	if ch.Status, err = s.render(views.OrderStatus(u.Order)); err != nil {
+		return err
+	}
+	for _, e := range u.Events {
+		entry, err := s.render(views.TimelineEntry(e))
+		if err != nil {
+			return err
+		}
+		ch.Timeline = append(ch.Timeline, entry)
+	}
+	data, err := json.Marshal(ch)
+	if err != nil {
+		return err
+	}
+	s.write("event: order\ndata: ")
+	s.buf.Write(data)
+	s.write("\n\n")
+	return nil
+}
+
+func (s *sseStream) render(comp templ.Component) (string, error) {
+	html := templ.GetBuffer()
+	defer templ.ReleaseBuffer(html)
+	if err := comp.Render(s.ctx, html); err != nil {
+		return "", err
+	}
+	return html.String(), nil
 }

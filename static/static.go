@@ -1,9 +1,9 @@
-// Package static embeds the stylesheet and script the pages load.
+// Package static embeds the stylesheet, script and icon the pages load.
 package static
 
 import "embed"
 
-// Files holds app.css and app.js.
+// Files holds app.css, app.js and favicon.svg.
 //
-//go:embed *.css *.js
+//go:embed *.css *.js *.svg
 var Files embed.FS

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
 )
@@ -34,6 +35,17 @@ type OrdersView struct {
 	From       string // created on or after this day, YYYY-MM-DD
 	To         string // created on or before this day, YYYY-MM-DD
 	Errors     map[string]string
+}
+
+// CustomerByLink is the new-order form's customer choice for "anyone with Banq's link".
+const CustomerByLink = "link"
+
+// customerLabel names an order's customer for the merchant.
+func customerLabel(o checkout.Order) string {
+	if o.ByLink() {
+		return "Anyone with the link"
+	}
+	return o.CustomerName
 }
 
 // NewOrderView is the new-order form with what was typed and what is wrong with it.
@@ -69,6 +81,21 @@ type PayView struct {
 	Now           time.Time
 	LogoURL       string // the merchant's logo; "" for none
 	QRURL         string // the payment link as a QR code, to continue on a phone
+	// BanqName is the merchant banq's name in Banq, which the payer's app shows on the request;
+	// "" while Banq has not told us (then Merchant).
+	BanqName string
+	// BackURL is where a finished order sends the customer back to the shop ("" for none),
+	// after BackSeconds unless they stop it.
+	BackURL     string
+	BackSeconds int
+}
+
+// requester is the name the payer's Banq app shows the request from.
+func (v PayView) requester() string {
+	if v.BanqName != "" {
+		return v.BanqName
+	}
+	return v.Merchant
 }
 
 // AccountView is the account page.
@@ -123,12 +150,16 @@ func customerHeadline(o checkout.Order) string {
 }
 
 // customerDetail is what the payer can do now, in a sentence.
-func customerDetail(o checkout.Order, merchant string) string {
+func customerDetail(v PayView) string {
+	o, merchant := v.Order, v.Merchant
+	if o.ByLink() && o.State == checkout.StateWaiting {
+		return "Tap Open in Banq to see the request from " + v.requester() + " in your Banq app, check the amount, and approve. This page updates by itself."
+	}
 	switch o.State {
 	case checkout.StateCreating:
 		return "The request is on its way to Banq. This page updates by itself."
 	case checkout.StateWaiting:
-		return "Open the Banq app on your phone: a request from " + merchant + " is waiting. Tap it, check the amount, and approve. This page updates by itself."
+		return "Open the Banq app on your phone: a request from " + v.requester() + " is waiting. Tap it, check the amount, and approve. This page updates by itself."
 	case checkout.StateOnHold:
 		return "Banq has put this payment on hold. Nothing is charged while it is on hold; this page updates when it moves on."
 	case checkout.StateAccepted:
@@ -142,7 +173,8 @@ func customerDetail(o checkout.Order, merchant string) string {
 	case checkout.StateCanceled:
 		return "Nothing was charged. " + merchant + " canceled this request: if it still shows in your Banq app, don't approve it."
 	case checkout.StateFailed:
-		return o.FailReason.CustomerText() + " Nothing was charged."
+		// The reason follows in its own paragraph.
+		return "Nothing was charged."
 	case checkout.StateRejected:
 		return "Nothing was charged. Please ask " + merchant + " for a new payment link."
 	}
@@ -237,9 +269,26 @@ func containsBanq(v NewOrderView) bool {
 	return false
 }
 
-func ariaInvalid(errs map[string]string, field string) string {
+// fieldAria marks a field invalid when it has an error, and ties the error's text to it
+// (fieldError renders it with id field-error) so a screen reader reads it with the field.
+func fieldAria(errs map[string]string, field string) templ.Attributes {
 	if _, ok := errs[field]; ok {
-		return "true"
+		return templ.Attributes{"aria-invalid": "true", "aria-describedby": field + "-error"}
 	}
-	return "false"
+	return templ.Attributes{"aria-invalid": "false"}
+}
+
+func payErrorHeadline(status int) string {
+	if status == 404 {
+		return "This payment link does not work"
+	}
+	return "This page could not be shown"
+}
+
+// payErrorNext is what the customer can do about a payment link that does not work.
+func payErrorNext(status int, merchant string) string {
+	if status == 404 {
+		return "Check that you opened the whole link, or ask " + merchant + " for a new payment link. Nothing was charged."
+	}
+	return "Try again in a moment. If it keeps happening, ask " + merchant + " for a new payment link."
 }

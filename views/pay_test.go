@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/banq-checkout/checkout/app/apptest"
+	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/views"
 )
@@ -92,5 +93,22 @@ func TestPaidPageIsAReceipt(t *testing.T) {
 	}
 	if apptest.Find(page, "pay-qr") != nil {
 		t.Error("a paid page still offers to continue on a phone")
+	}
+}
+
+// A failed payment's page gives its reason once (it was in the summary and again below it).
+func TestPayPageFailedSaysReasonOnce(t *testing.T) {
+	o := checkout.Order{ID: 7, Token: "tok", Amount: 705, Description: "Sandwich", State: checkout.StateFailed,
+		FailReason: banq.FailInsufficientBalance}
+	page := renderPay(t, views.PayView{Order: o, Merchant: "Shop", Now: time.Now()})
+	reason := banq.FailInsufficientBalance.CustomerText()
+	if got := strings.Count(apptest.Text(page, "pay-state"), reason); got != 1 {
+		t.Fatalf("the failed page says %q %d times, want once: %s", reason, got, apptest.Text(page, "pay-state"))
+	}
+	if got := apptest.Text(page, "fail-reason"); got != reason {
+		t.Fatalf("fail reason: got %q, want %q", got, reason)
+	}
+	if got := apptest.Text(page, "detail"); !strings.Contains(got, "Nothing was charged") {
+		t.Fatalf("detail: got %q, want it to say nothing was charged", got)
 	}
 }

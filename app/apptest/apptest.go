@@ -248,7 +248,7 @@ func (a *App) Act(tb testing.TB, paymentID, action string, reason banq.FailReaso
 	}
 }
 
-// SandboxPayments lists the sandbox's payments for an order's idempotency key.
+// SandboxPayments lists the sandbox's payments with an order code (an order's number).
 func (a *App) SandboxPayments(tb testing.TB, externalOrderCode string) []banq.Payment {
 	tb.Helper()
 	resp, err := http.Get(a.SandboxURL + "/sandbox/payments?externalOrderCode=" + url.QueryEscape(externalOrderCode))
