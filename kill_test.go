@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -105,7 +106,7 @@ func TestNotificationsSurviveKillMidDelivery(t *testing.T) {
 			<-release // the checkout is killed while waiting for this answer
 			return http.StatusOK
 		}
-		if seen == 0 && r.Body.Data.ID%2 == 0 {
+		if n, _ := strconv.Atoi(r.Body.Data.ID); seen == 0 && n%2 == 0 {
 			return http.StatusInternalServerError
 		}
 		return http.StatusNoContent

@@ -159,7 +159,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		pub = a.Feeder
 	}
 	policy := NotifyPolicy(cfg)
-	a.Sender = notify.NewSender(notify.SenderConfig{Policy: policy, Logger: log.With("component", "notify")}, a.DB)
+	a.Sender = notify.NewSender(notify.SenderConfig{Policy: policy, PublicURL: a.url, Logger: log.With("component", "notify")}, a.DB)
 	a.Notify = notify.NewManager(a.DB, policy, nil, a.Sender.Wake)
 	pub = wakeSender{Publisher: pub, sender: a.Sender}
 	// Deliveries being received, marked by the HTTP side, let the worker go second.

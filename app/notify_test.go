@@ -56,7 +56,7 @@ func TestShopIsNotifiedOfItsOrders(t *testing.T) {
 	byType := map[string]notify.Body{}
 	for _, b := range got {
 		byType[b.Type] = b
-		if b.Data.ID != o.ID || b.Data.Amount != "12.50" || b.Data.Description != "Tea" {
+		if b.Data.ID != o.Number() || b.Data.Amount != "12.50" || b.Data.Description != "Tea" || b.Data.PayURL != a.URL+"/pay/"+o.Token {
 			t.Errorf("notification about the wrong order: %+v", b.Data)
 		}
 	}

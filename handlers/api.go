@@ -387,51 +387,8 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// apiOrder is an order as the API answers it.
-type apiOrder struct {
-	ID          string            `json:"id"`
-	Reference   *string           `json:"reference"`
-	State       checkout.State    `json:"state"`
-	Amount      string            `json:"amount"`
-	Currency    string            `json:"currency"`
-	Description string            `json:"description"`
-	Metadata    map[string]string `json:"metadata"`
-	PayerBanq   *string           `json:"payer_banq"`
-	PayURL      string            `json:"pay_url"`
-	PaymentLink *string           `json:"payment_link"`
-	ReturnURL   *string           `json:"return_url"`
-	CancelURL   *string           `json:"cancel_url"`
-	CreatedAt   time.Time         `json:"created_at"`
-	ExpiresAt   time.Time         `json:"expires_at"`
-	PaidAt      *time.Time        `json:"paid_at"`
-	Late        bool              `json:"late"`
-	Error       *string           `json:"error"`
-}
-
-func orNull(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func (h *Handlers) apiOrder(o checkout.Order) apiOrder {
-	out := apiOrder{
-		ID: o.Number(), Reference: orNull(o.Reference), State: o.State, Amount: o.Amount.String(), Currency: "USD",
-		Description: o.Description, Metadata: o.Metadata, PayerBanq: orNull(o.CustomerBanq),
-		PayURL: h.cfg.PublicURL + "/pay/" + o.Token, PaymentLink: orNull(o.PaymentLink),
-		ReturnURL: orNull(o.ReturnURL), CancelURL: orNull(o.CancelURL),
-		CreatedAt: o.CreatedAt.UTC(), ExpiresAt: o.ExpiresAt.UTC(), Late: o.Late, Error: orNull(o.CreateError),
-	}
-	if out.Metadata == nil {
-		out.Metadata = map[string]string{}
-	}
-	if !o.PaidAt.IsZero() {
-		t := o.PaidAt.UTC()
-		out.PaidAt = &t
-	}
-	return out
-}
+// apiOrder is o as the API answers it.
+func (h *Handlers) apiOrder(o checkout.Order) api.Order { return api.NewOrder(o, h.cfg.PublicURL) }
 
 // apiCreateOrder is POST /api/v1/orders.
 func (h *Handlers) apiCreateOrder(c echo.Context) error {
@@ -615,14 +572,15 @@ func (h *Handlers) apiListOrders(c echo.Context) error {
 		return err
 	}
 	out := struct {
-		Data       []apiOrder `json:"data"`
+		Data       []api.Order `json:"data"`
 		NextCursor *string    `json:"next_cursor"`
-	}{Data: []apiOrder{}}
+	}{Data: []api.Order{}}
 	for _, o := range orders {
 		out.Data = append(out.Data, h.apiOrder(o))
 	}
 	if more {
-		out.NextCursor = orNull(itoa(orders[len(orders)-1].ID))
+		next := itoa(orders[len(orders)-1].ID)
+		out.NextCursor = &next
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -2,8 +2,10 @@ package notify
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
+	"github.com/banq-checkout/checkout/api"
 	"github.com/banq-checkout/checkout/checkout"
 )
 
@@ -60,51 +62,43 @@ func TypeFor(prev checkout.State, o checkout.Order) string {
 	return ""
 }
 
-// Body is a notification's JSON, in the Standard Webhooks shape: the type, the time, and the
-// order as it was when the change committed.
+// Body is a notification as the shop receives it, in the Standard Webhooks shape: the type,
+// the time of the change, and the order as the API shows it, as the change committed it.
 type Body struct {
 	Type      string    `json:"type"`
 	Timestamp time.Time `json:"timestamp"`
-	Data      OrderData `json:"data"`
+	Data      api.Order `json:"data"`
 }
 
-// OrderData is the order as a shop sees it. Seq grows with every change of the order, so a
-// receiver drops a notification whose seq is below one it has already applied (deliveries are
-// at least once and not in order).
-type OrderData struct {
-	ID          int64      `json:"id"`
-	Number      string     `json:"number"`
-	State       string     `json:"state"`
-	Amount      string     `json:"amount"`
-	Description string     `json:"description"`
-	FailReason  string     `json:"fail_reason,omitempty"`
-	Late        bool       `json:"late"`
-	PaymentID   string     `json:"payment_id,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ExpiresAt   time.Time  `json:"expires_at"`
-	PaidAt      *time.Time `json:"paid_at,omitempty"`
-	Seq         int64      `json:"seq"`
+// Snapshot is what the outbox keeps of a notification: its type, the time, and the order as
+// the change committed it. It is rendered into a Body when sent (Render), so that the
+// deployment's public URL, which the store does not know, is the one of the moment.
+type Snapshot struct {
+	Type  string         `json:"type"`
+	At    time.Time      `json:"at"`
+	Order checkout.Order `json:"order"`
 }
 
-// NewBody is the notification of type t about o at time at.
-func NewBody(t string, at time.Time, o checkout.Order) Body {
-	d := OrderData{
-		ID: o.ID, Number: o.Number(), State: string(o.State), Amount: o.Amount.String(),
-		Description: o.Description, FailReason: string(o.FailReason), Late: o.Late,
-		PaymentID: o.PaymentID, CreatedAt: o.CreatedAt.UTC(), ExpiresAt: o.ExpiresAt.UTC(), Seq: o.LastSeq,
-	}
-	if !o.PaidAt.IsZero() {
-		p := o.PaidAt.UTC()
-		d.PaidAt = &p
-	}
-	return Body{Type: t, Timestamp: at.UTC(), Data: d}
+// NewSnapshot is the notification of type t about o at time at.
+func NewSnapshot(t string, at time.Time, o checkout.Order) Snapshot {
+	return Snapshot{Type: t, At: at.UTC(), Order: o}
 }
 
-// JSON encodes b; it cannot fail for these types.
-func (b Body) JSON() []byte {
-	out, err := json.Marshal(b)
+// JSON encodes s; it cannot fail for these types.
+func (s Snapshot) JSON() []byte {
+	out, err := json.Marshal(s)
 	if err != nil {
 		panic(err)
 	}
 	return out
+}
+
+// Render turns a stored snapshot into the body sent to the shop; publicURL is the checkout's
+// base URL, for the order's pay_url.
+func Render(snapshot []byte, publicURL string) ([]byte, error) {
+	var s Snapshot
+	if err := json.Unmarshal(snapshot, &s); err != nil {
+		return nil, fmt.Errorf("notify: stored notification: %w", err)
+	}
+	return json.Marshal(Body{Type: s.Type, Timestamp: s.At, Data: api.NewOrder(s.Order, publicURL)})
 }

@@ -132,7 +132,7 @@ func job(url string, attempts int) notify.Job {
 	return notify.Job{
 		Delivery: notify.Delivery{ID: 1, MessageID: "msg_abc", Type: notify.OrderPaid, Attempts: attempts},
 		Endpoint: notify.Endpoint{ID: 1, URL: url, Secret: notify.NewSecret(), Enabled: true},
-		Body:     []byte(`{"type":"order.paid"}`),
+		Snapshot: notify.NewSnapshot(notify.OrderPaid, time.Now(), checkout.Order{ID: 7, State: checkout.StatePaid, Amount: 1250}).JSON(),
 	}
 }
 

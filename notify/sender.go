@@ -21,7 +21,7 @@ import (
 type Job struct {
 	Delivery
 	Endpoint Endpoint
-	Body     []byte
+	Snapshot []byte // the stored notification (see Snapshot)
 	Lease    string // the claim's token: the outcome is recorded only under it
 }
 
@@ -53,6 +53,7 @@ var Schedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Mi
 // SenderConfig tunes a Sender; zero values take the defaults.
 type SenderConfig struct {
 	Policy       Policy
+	PublicURL    string          // the checkout's base URL, for the orders' pay_url
 	Timeout      time.Duration   // one attempt, answer included; 15s
 	Schedule     []time.Duration // the retry schedule; Schedule
 	DisableAfter time.Duration   // an endpoint failing this long with no success is disabled; 5 days
@@ -230,11 +231,15 @@ func days(d time.Duration) string {
 // post sends the message and returns the answer's status, the start of its body, and why the
 // attempt failed ("" for a 2xx).
 func (s *Sender) post(ctx context.Context, j Job, at time.Time) (int, string, string) {
-	sig, err := Sign(j.MessageID, at, j.Body, j.Endpoint.Secrets(at)...)
+	body, err := Render(j.Snapshot, s.cfg.PublicURL)
 	if err != nil {
 		return 0, "", err.Error()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.Endpoint.URL, bytes.NewReader(j.Body))
+	sig, err := Sign(j.MessageID, at, body, j.Endpoint.Secrets(at)...)
+	if err != nil {
+		return 0, "", err.Error()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.Endpoint.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", "The URL cannot be used: " + err.Error()
 	}
@@ -249,8 +254,8 @@ func (s *Sender) post(ctx context.Context, j Job, at time.Time) (int, string, st
 		return 0, "", describe(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponse))
-	text := strings.ToValidUTF8(string(body), "\uFFFD")
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponse))
+	text := strings.ToValidUTF8(string(answer), "\uFFFD")
 	if len(text) > 1024 {
 		text = text[:1024]
 		for !utf8.ValidString(text) {

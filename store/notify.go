@@ -32,7 +32,7 @@ func (db *DB) queueNotification(ctx context.Context, tx *sql.Tx, prev checkout.S
 	now := db.Now()
 	id := "msg_" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO notify_messages(id, order_id, type, seq, body, created_at)
-		VALUES(?, ?, ?, ?, ?, ?)`), id, o.ID, t, o.LastSeq, notify.NewBody(t, now, o).JSON(), formatTime(now)); err != nil {
+		VALUES(?, ?, ?, ?, ?, ?)`), id, o.ID, t, o.LastSeq, notify.NewSnapshot(t, now, o).JSON(), formatTime(now)); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO notify_deliveries(message_id, endpoint_id, status, next_attempt_at, created_at)
@@ -228,7 +228,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Dur
 			var err error
 			var ep notify.Endpoint
 			epScan := scannerFunc(func(dest ...any) error {
-				d, err := scanDelivery(rows, append([]any{&j.Body}, dest...)...)
+				d, err := scanDelivery(rows, append([]any{&j.Snapshot}, dest...)...)
 				j.Delivery = d
 				return err
 			})

@@ -99,15 +99,15 @@ func testOutbox(t *testing.T, db *store.DB) {
 		t.Fatalf("claimed %d deliveries, want 3", len(jobs))
 	}
 	for _, j := range jobs {
-		var b notify.Body
-		if err := json.Unmarshal(j.Body, &b); err != nil {
+		var s notify.Snapshot
+		if err := json.Unmarshal(j.Snapshot, &s); err != nil {
 			t.Fatal(err)
 		}
-		if b.Type != j.Type || b.Data.ID != o.ID {
-			t.Errorf("body %+v does not match delivery %+v", b, j.Delivery)
+		if s.Type != j.Type || s.Order.ID != o.ID {
+			t.Errorf("snapshot %+v does not match delivery %+v", s, j.Delivery)
 		}
-		if j.Type == notify.OrderPaid && (b.Data.State != "paid" || b.Data.Seq != up.Order.LastSeq) {
-			t.Errorf("paid body: state %q seq %d, want paid and %d", b.Data.State, b.Data.Seq, up.Order.LastSeq)
+		if j.Type == notify.OrderPaid && (s.Order.State != checkout.StatePaid || s.Order.LastSeq != up.Order.LastSeq) {
+			t.Errorf("paid snapshot: state %q seq %d, want paid and %d", s.Order.State, s.Order.LastSeq, up.Order.LastSeq)
 		}
 		if j.Endpoint.Secret == "" || j.Endpoint.URL == "" {
 			t.Errorf("job without its endpoint: %+v", j.Endpoint)
