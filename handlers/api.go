@@ -573,7 +573,7 @@ func (h *Handlers) apiListOrders(c echo.Context) error {
 	}
 	out := struct {
 		Data       []api.Order `json:"data"`
-		NextCursor *string    `json:"next_cursor"`
+		NextCursor *string     `json:"next_cursor"`
 	}{Data: []api.Order{}}
 	for _, o := range orders {
 		out.Data = append(out.Data, h.apiOrder(o))
