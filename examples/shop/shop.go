@@ -1,4 +1,9 @@
-package main
+// Package shop is an example web shop that takes payment through the Banq checkout the way a
+// real shop does: "Pay with Banq" creates an order over the checkout's API and sends the customer
+// to its pay_url; the customer comes back to the shop's order page, where the shop waits for the
+// checkout's signed notification and only then says "paid, ship it". A shop must not trust the
+// return alone: a customer may never come back, or come back by hand. cmd/shop runs it.
+package shop
 
 import (
 	"bytes"
@@ -71,7 +76,7 @@ var page = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <title>The Mug Shop</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}
 .card{border:1px solid #d9dee3;border-radius:10px;padding:1rem 1.25rem}button{font:inherit;padding:.6rem 1.2rem;border-radius:8px;border:0;background:#0b5cad;color:#fff}
-.ok{color:#137333}.bad{color:#b3261e}.muted{color:#5b6570}</style></head><body>
+h1 a{color:inherit;text-decoration:none}.ok{color:#137333}.bad{color:#b3261e}.muted{color:#5b6570}</style></head><body>
 <h1><a href="/">The Mug Shop</a></h1>
 {{if .Order}}{{with .Order}}<div class="card" data-testid="shop-order" data-state="{{.State}}">
 <p>Order {{.ID}}: {{.Product}}, ${{.Amount}}</p>

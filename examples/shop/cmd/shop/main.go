@@ -1,8 +1,4 @@
-// Command shop is an example web shop that takes payment through the Banq checkout the way a
-// real shop does: "Pay with Banq" creates an order over the checkout's API and sends the customer
-// to its pay_url; the customer comes back to the shop's return URL, where the shop waits for the
-// checkout's signed notification and only then says "paid, ship it". A shop must not trust the
-// return alone: a customer may never come back, or come back by hand.
+// Command shop runs the example web shop (package shop) beside the checkout.
 //
 //	SHOP_ADDR             where the shop listens (127.0.0.1:8090)
 //	CHECKOUT_URL          the checkout (http://localhost:8080)
@@ -23,6 +19,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/banq-checkout/checkout/examples/shop"
 )
 
 func main() {
@@ -35,7 +33,7 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string) error {
-	cfg := Config{
+	cfg := shop.Config{
 		Checkout: getenv("CHECKOUT_URL"), APIKey: getenv("SHOP_API_KEY"), Secret: getenv("SHOP_WEBHOOK_SECRET"),
 	}
 	addr := getenv("SHOP_ADDR")
@@ -53,7 +51,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	cfg.Public = "http://" + ln.Addr().String()
-	srv := &http.Server{Handler: New(cfg), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: shop.New(cfg), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
