@@ -60,9 +60,9 @@ type Config struct {
 	// CHECKOUT_SSE_MAX_PER_ADDRESS, CHECKOUT_SSE_MAX_PER_LINK: live streams at once.
 	StreamLimits handlers.StreamLimits
 
-	MetricsAddr    string       // CHECKOUT_METRICS_ADDR: /metrics on a listener of its own; "" (or "off") for none
-	MetricsToken   string       // CHECKOUT_METRICS_TOKEN: bearer token /metrics requires; also serves it on Addr
-	TrustedProxies []*net.IPNet // CHECKOUT_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
+	MetricsAddr    string        // CHECKOUT_METRICS_ADDR: /metrics on a listener of its own; "" (or "off") for none
+	MetricsToken   string        // CHECKOUT_METRICS_TOKEN: bearer token /metrics requires; also serves it on Addr
+	TrustedProxies []*net.IPNet  // CHECKOUT_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
 	APIRate        handlers.Rate // CHECKOUT_API_RATE: API requests a second per API key (bursts of 5 seconds' worth)
 
 	// Knobs for tests, not read from the environment: zero means the handlers' defaults.
