@@ -26,10 +26,10 @@ import (
 
 	"github.com/banq-checkout/checkout/app"
 	"github.com/banq-checkout/checkout/banq"
-	"github.com/banq-checkout/checkout/notify"
 	"github.com/banq-checkout/checkout/banq/sandbox"
 	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/handlers"
+	"github.com/banq-checkout/checkout/notify"
 )
 
 // benchEnv is the configuration the bench gives the app, on top of the environment. Every other
