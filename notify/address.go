@@ -45,7 +45,11 @@ func (p Policy) CheckURL(raw string) (*url.URL, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !p.AllowLoopback || !(host == "localhost" || literal && addr.IsLoopback()) {
+		// Plain http only where nothing crosses a network the operator does not own: this
+		// machine in sandbox mode, or the operator's own network when allowed.
+		local := host == "localhost" || literal && addr.IsLoopback()
+		internal := local || literal && (addr.IsPrivate() || addr.IsLinkLocalUnicast())
+		if !(p.AllowLoopback && local || p.AllowPrivate && internal) {
 			return nil, fmt.Errorf("%w: the URL must be https", ErrAddress)
 		}
 	default:
