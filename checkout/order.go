@@ -191,6 +191,11 @@ type User struct {
 	Demo              bool // the sandbox demo login, whose password is printed until changed
 	CreatedAt         time.Time
 	PasswordChangedAt time.Time
+	Role              string    // RoleOwner, RoleStaff or RoleViewer
+	DisabledAt        time.Time // zero while the user may sign in
+	// MustChangePassword is set on a password an owner chose: until the user picks their own,
+	// they may do nothing but that.
+	MustChangePassword bool
 }
 
 // SignInFailures is the failed sign-ins counted under one key (a client address, or an account

@@ -2,3 +2,9 @@ package store
 
 // InboxBatches is how many group commits of inbox inserts db has made.
 func InboxBatches(db *DB) int64 { return db.inbox.batches.Load() }
+
+// Exec runs a statement on the write pool, as someone with the database's credentials could.
+func Exec(db *DB, query string) error {
+	_, err := db.write.Exec(query)
+	return err
+}

@@ -11,22 +11,34 @@ import (
 
 func scanUser(s scanner) (checkout.User, error) {
 	var u checkout.User
-	var created, changed string
-	err := s.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Demo, &created, &changed)
-	u.CreatedAt, u.PasswordChangedAt = parseTime(created), parseTime(changed)
+	var created, changed, disabled string
+	err := s.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Demo, &created, &changed, &u.Role, &disabled, &u.MustChangePassword)
+	u.CreatedAt, u.PasswordChangedAt, u.DisabledAt = parseTime(created), parseTime(changed), parseTime(disabled)
 	return u, err
 }
 
-const userColumns = `id, email, password_hash, demo, created_at, password_changed_at`
+const userColumns = `id, email, password_hash, demo, created_at, password_changed_at, role, disabled_at, must_change_password`
 
-// CreateUser stores a merchant user; EConflict if the email is taken.
+// CreateUser stores a merchant user, an owner unless u.Role says otherwise; EConflict if the
+// email is taken, EInvalid if the role is unknown.
 func (db *DB) CreateUser(ctx context.Context, u checkout.User) (checkout.User, error) {
 	u.CreatedAt = db.Now()
+	if u.Role == "" {
+		u.Role = checkout.RoleOwner
+	}
+	if !checkout.ValidRole(u.Role) {
+		return u, checkout.Errorf(checkout.EInvalid, "There is no role %q.", u.Role)
+	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, db.q(`INSERT INTO users(email, password_hash, demo, created_at) VALUES(?, ?, ?, ?) RETURNING id`),
-			u.Email, u.PasswordHash, u.Demo, formatTime(u.CreatedAt)).Scan(&u.ID)
+		return db.insertUser(ctx, tx, &u)
 	})
 	return u, err
+}
+
+func (db *DB) insertUser(ctx context.Context, tx *sql.Tx, u *checkout.User) error {
+	return tx.QueryRowContext(ctx, db.q(`INSERT INTO users(email, password_hash, demo, created_at, role, must_change_password)
+		VALUES(?, ?, ?, ?, ?, ?) RETURNING id`),
+		u.Email, u.PasswordHash, u.Demo, formatTime(u.CreatedAt), u.Role, u.MustChangePassword).Scan(&u.ID)
 }
 
 // UserByEmail returns the user with email (any case), or ENotFound.
@@ -50,15 +62,15 @@ func (db *DB) User(ctx context.Context, id int64) (checkout.User, error) {
 const DemoPasswordSetting = "demo_password"
 
 // SetPassword replaces a user's password hash, ends the demo status (forgetting the generated
-// demo password), and signs the user out everywhere else: every session but keep is deleted.
+// demo password) and the need to change it, and signs the user out everywhere else: every session but keep is deleted.
 func (db *DB) SetPassword(ctx context.Context, userID int64, hash []byte, keep string) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		var demo bool
 		if err := tx.QueryRowContext(ctx, db.q(`SELECT demo FROM users WHERE id = ?`), userID).Scan(&demo); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, db.q(`UPDATE users SET password_hash = ?, demo = ?, password_changed_at = ? WHERE id = ?`),
-			hash, false, db.now(), userID); err != nil {
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE users SET password_hash = ?, demo = ?, must_change_password = ?, password_changed_at = ? WHERE id = ?`),
+			hash, false, false, db.now(), userID); err != nil {
 			return err
 		}
 		if demo {

@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"APIKeys", testAPIKeys},
 		{"APIOrderFields", testAPIOrderFields},
 		{"IdempotencyKeys", testIdempotencyKeys},
+		{"Team", testTeam},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
