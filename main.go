@@ -52,7 +52,9 @@ Usage:
   checkout sandbox             run the Banq sandbox alone
   checkout sandbox trigger ACTION --order N
                                drive an order's sandbox payment (approve, decline, ...)
-  checkout user add EMAIL      add a merchant user (password from the terminal or stdin)
+  checkout user add [-role R] EMAIL
+                               add a merchant user, an owner unless -role says staff or viewer
+                               (password from the terminal or stdin)
   checkout endpoint add URL    add a notification endpoint of the shop's; prints its signing secret
   checkout endpoint list       list the notification endpoints
   checkout backup FILE         write a consistent copy of the database while it runs
@@ -158,10 +160,23 @@ func openDB(ctx context.Context, args []string, getenv func(string) string, stde
 	return store.Open(ctx, cfg.DB)
 }
 
-// userCommand adds a merchant user: `checkout user add EMAIL`.
+// userCommand adds a merchant user: `checkout user add [-role R] EMAIL`.
 func userCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	const use = "usage: checkout user add [-role owner|staff|viewer] EMAIL (the password is read from the terminal or stdin)"
+	role := checkout.RoleOwner
+	if len(args) > 0 && args[0] == "add" {
+		switch {
+		case len(args) > 2 && (args[1] == "-role" || args[1] == "--role"):
+			role, args = args[2], append([]string{"add"}, args[3:]...)
+		case len(args) > 1 && (strings.HasPrefix(args[1], "-role=") || strings.HasPrefix(args[1], "--role=")):
+			role, args = args[1][strings.IndexByte(args[1], '=')+1:], append([]string{"add"}, args[2:]...)
+		}
+	}
 	if len(args) < 2 || args[0] != "add" || !strings.Contains(args[1], "@") {
-		return errors.New("usage: checkout user add EMAIL (the password is read from the terminal or stdin)")
+		return errors.New(use)
+	}
+	if !checkout.ValidRole(role) {
+		return fmt.Errorf("-role %q: want owner, staff or viewer", role)
 	}
 	email := args[1]
 	password, err := readPassword(stdin, stderr)
@@ -180,14 +195,14 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	u, err := db.CreateUser(ctx, checkout.User{Email: email, PasswordHash: hash})
+	u, err := db.CreateUser(ctx, checkout.User{Email: email, PasswordHash: hash, Role: role})
 	if checkout.ErrorCode(err) == checkout.EConflict {
 		return fmt.Errorf("a user %s exists already", email)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "added user %d: %s\n", u.ID, u.Email)
+	fmt.Fprintf(stdout, "added user %d: %s (%s)\n", u.ID, u.Email, u.Role)
 	return nil
 }
 

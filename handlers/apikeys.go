@@ -44,6 +44,7 @@ func (h *Handlers) createAPIKey(c echo.Context) error {
 	if k, err = h.store.CreateAPIKey(c.Request().Context(), k); err != nil {
 		return err
 	}
+	setAuditSubject(c, k.Prefix+" ("+k.Name+")")
 	h.log.InfoContext(c.Request().Context(), "API key created", "key", k.Prefix, "name", k.Name, "user_id", u.ID)
 	// Answered with the page itself, not a redirect: the key must not travel in a URL.
 	return h.renderAPIKeys(c, http.StatusCreated, views.APIKeysView{NewKey: secret, NewName: k.Name, Scopes: checkout.Scopes})

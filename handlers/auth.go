@@ -58,6 +58,11 @@ func (h *Handlers) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return next(c)
 		}
+		if !u.DisabledAt.IsZero() {
+			// Disabling deletes the sessions; this covers one read just before.
+			h.store.DeleteSession(ctx, sid)
+			return next(c)
+		}
 		if now.Sub(s.LastSeen) > time.Minute {
 			h.store.TouchSession(ctx, sid, now)
 		}
@@ -135,7 +140,13 @@ func (h *Handlers) login(c echo.Context) error {
 		if err := h.limiter.fail(ctx, ip, account); err != nil {
 			return err
 		}
+		h.audit(c, checkout.AuditSignInFailed, email[:min(len(email), 254)])
 		return fail(http.StatusUnauthorized, "The email or password is wrong.")
+	}
+	if !u.DisabledAt.IsZero() {
+		// Told only to whoever knows the password: the account exists, and is off.
+		h.audit(c, checkout.AuditSignInFailed, u.Email+" (disabled)")
+		return fail(http.StatusForbidden, "This account is disabled. Ask an owner of the shop to enable it.")
 	}
 	if err := h.limiter.success(ctx, ip, account); err != nil {
 		return err
@@ -155,6 +166,11 @@ func (h *Handlers) login(c echo.Context) error {
 		return err
 	}
 	h.log.InfoContext(ctx, "signed in", "user_id", u.ID)
+	c.Set(userKey, u)
+	h.audit(c, checkout.AuditSignIn, "")
+	if u.MustChangePassword {
+		return c.Redirect(http.StatusSeeOther, "/account")
+	}
 	return c.Redirect(http.StatusSeeOther, "/orders")
 }
 
@@ -173,7 +189,11 @@ func (h *Handlers) logout(c echo.Context) error {
 }
 
 func (h *Handlers) accountPage(c echo.Context) error {
-	return render(c, http.StatusOK, views.Account(h.page(c, "Account", "account"), views.AccountView{}))
+	v := views.AccountView{}
+	if u, ok := c.Get(userKey).(checkout.User); ok && u.MustChangePassword {
+		v.Message = "Choose your own password to go on: the one you were given works only for this."
+	}
+	return render(c, http.StatusOK, views.Account(h.page(c, "Account", "account"), v))
 }
 
 // MinPassword is the shortest password accepted.
@@ -205,7 +225,7 @@ func (h *Handlers) changePassword(c echo.Context) error {
 	if err := h.store.SetPassword(c.Request().Context(), u.ID, hash, sid); err != nil {
 		return err
 	}
-	u.Demo = false
+	u.Demo, u.MustChangePassword = false, false
 	c.Set(userKey, u)
 	return render(c, http.StatusOK, views.Account(h.page(c, "Account", "account"),
 		views.AccountView{Message: "Password changed. Other sessions were signed out."}))

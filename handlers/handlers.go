@@ -53,6 +53,16 @@ type Store interface {
 	ClaimIdempotencyKey(ctx context.Context, key, requestHash string, staleBefore, expireBefore time.Time) (checkout.IdempotentAnswer, bool, error)
 	AnswerIdempotencyKey(ctx context.Context, key string, status int, body []byte) error
 	ReleaseIdempotencyKey(ctx context.Context, key string) error
+	Users(ctx context.Context) ([]checkout.User, error)
+	CreateUser(ctx context.Context, u checkout.User) (checkout.User, error)
+	SetRole(ctx context.Context, id int64, role string) (checkout.User, error)
+	SetDisabled(ctx context.Context, id int64, disabled bool) (checkout.User, error)
+	CreateInvite(ctx context.Context, in checkout.Invite) (checkout.Invite, error)
+	PendingInvites(ctx context.Context, now time.Time) ([]checkout.Invite, error)
+	Invite(ctx context.Context, tokenHash string, now time.Time) (checkout.Invite, error)
+	AcceptInvite(ctx context.Context, tokenHash string, now time.Time, passwordHash []byte) (checkout.User, error)
+	AddAudit(ctx context.Context, e checkout.AuditEntry) error
+	AuditLog(ctx context.Context, before int64, limit int) ([]checkout.AuditEntry, bool, error)
 }
 
 // Checkout is the domain service the handlers drive (checkout.Service implements it).
@@ -213,6 +223,7 @@ func (h *Handlers) page(c echo.Context, title, nav string) views.Page {
 	}
 	if u, ok := c.Get(userKey).(checkout.User); ok {
 		p.User = u.Email
+		p.Role = u.Role
 		p.DemoPassword = u.Demo
 		p.Banner = h.webhookBanner(c.Request().Context())
 	}

@@ -70,6 +70,7 @@ func (h *Handlers) createEndpoint(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	setAuditSubject(c, "endpoint "+strconv.FormatInt(e.ID, 10)+" "+e.URL)
 	h.log.InfoContext(c.Request().Context(), "notification endpoint added", "endpoint_id", e.ID, "by", h.userEmail(c))
 	return h.endpointPage(c, http.StatusCreated, e, views.EndpointView{Secret: e.Secret,
 		Message: "Endpoint added. Copy its signing secret now: it is shown only this once."})

@@ -16,6 +16,7 @@ type Page struct {
 	Title        string
 	CSRF         string
 	User         string // signed-in email; "" when signed out
+	Role         string // the signed-in user's role
 	Sandbox      bool
 	SandboxURL   string
 	DemoPassword bool // the demo login still has its printed password
