@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -201,5 +202,138 @@ func TestRouteRoleTable(t *testing.T) {
 		if !seen[row] {
 			t.Errorf("routeAccess has %q, which the app does not serve: remove the row", row)
 		}
+	}
+}
+
+// invitePath makes an invitation as the owner m and returns its link's path.
+func invitePath(t *testing.T, m *apptest.Merchant, email, role string) string {
+	t.Helper()
+	r := m.PostForm(t, "/team", "/team/invites", url.Values{"email": {email}, "role": {role}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("invite %s: got %d, want 201: %s", email, r.Status, r.Body)
+	}
+	link, err := url.Parse(apptest.Text(r.Body, "invite-link"))
+	if err != nil || !strings.HasPrefix(link.Path, "/invite/") {
+		t.Fatalf("invite link: got %q (%v)", apptest.Text(r.Body, "invite-link"), err)
+	}
+	return link.Path
+}
+
+// An invitation link works once, and not after it expires.
+func TestInviteLinkIsOneTimeAndExpires(t *testing.T) {
+	clk := newClock()
+	a := apptest.Start(t, apptest.Options{Config: func(c *app.Config) { c.Now = clk.Now }})
+	owner := a.SignIn(t)
+	path := invitePath(t, owner, "new@shop.test", checkout.RoleStaff)
+
+	guest := a.NewMerchant()
+	if r := guest.Get(t, path); r.Status != http.StatusOK || apptest.Text(r.Body, "invite-email") != "new@shop.test" {
+		t.Fatalf("open the invitation: got %d, email %q", r.Status, apptest.Text(r.Body, "invite-email"))
+	}
+	if r := guest.PostForm(t, path, path, url.Values{"password": {"short"}}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("a too short password: got %d, want 422", r.Status)
+	}
+	const password = "my own long password"
+	if r := guest.PostForm(t, path, path, url.Values{"password": {password}}); r.Status != http.StatusSeeOther || r.Location != "/login" {
+		t.Fatalf("accept: got %d to %q, want 303 to /login: %s", r.Status, r.Location, r.Body)
+	}
+	staff := signIn(t, a, "new@shop.test", password, "/orders")
+	if r := staff.Get(t, "/team"); r.Status != http.StatusForbidden {
+		t.Fatalf("the invited staff on the team page: got %d, want 403", r.Status)
+	}
+
+	// Used twice: refused, whoever tries.
+	other := a.NewMerchant()
+	csrf := other.CSRF(t, "/login")
+	if r := other.PostForm(t, "", path, url.Values{"password": {"another long password"}, "_csrf": {csrf}}); r.Status != http.StatusGone {
+		t.Fatalf("accept a second time: got %d, want 410: %s", r.Status, r.Body)
+	}
+	if r := other.Get(t, path); r.Status != http.StatusGone || !strings.Contains(r.Body, "used already") {
+		t.Fatalf("open a used invitation: got %d: %s", r.Status, r.Body)
+	}
+	signIn(t, a, "new@shop.test", password, "/orders") // the first password still stands
+
+	// After expiry: refused, opened or posted.
+	late := invitePath(t, owner, "late@shop.test", checkout.RoleViewer)
+	clk.Add(72*time.Hour + time.Second)
+	late2 := a.NewMerchant()
+	csrf = late2.CSRF(t, "/login")
+	if r := late2.Get(t, late); r.Status != http.StatusGone || !strings.Contains(r.Body, "expired") {
+		t.Fatalf("open an expired invitation: got %d: %s", r.Status, r.Body)
+	}
+	if r := late2.PostForm(t, "", late, url.Values{"password": {"another long password"}, "_csrf": {csrf}}); r.Status != http.StatusGone {
+		t.Fatalf("accept an expired invitation: got %d, want 410", r.Status)
+	}
+	if r := late2.Get(t, "/invite/not-a-token"); r.Status != http.StatusNotFound {
+		t.Fatalf("an unknown invitation: got %d, want 404", r.Status)
+	}
+}
+
+// Someone added with a temporary password can do nothing but change it.
+func TestTemporaryPasswordMustBeChanged(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{})
+	owner := a.SignIn(t)
+	const temp = "temporary password 1"
+	r := owner.PostForm(t, "/team", "/team/users", url.Values{"email": {"temp@shop.test"}, "role": {checkout.RoleStaff}, "password": {temp}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("add: got %d, want 201: %s", r.Status, r.Body)
+	}
+	m := signIn(t, a, "temp@shop.test", temp, "/account")
+	if r := m.Get(t, "/orders"); r.Status != http.StatusSeeOther || r.Location != "/account" {
+		t.Fatalf("orders before the password is changed: got %d to %q, want 303 to /account", r.Status, r.Location)
+	}
+	if r := m.PostForm(t, "/account", "/orders", url.Values{"amount": {"1.00"}}); r.Status != http.StatusForbidden {
+		t.Fatalf("create an order before the password is changed: got %d, want 403", r.Status)
+	}
+	if r := m.PostForm(t, "/account", "/account/password", url.Values{"current": {temp}, "new": {"my very own password"}}); r.Status != http.StatusOK {
+		t.Fatalf("change the password: got %d: %s", r.Status, r.Body)
+	}
+	if r := m.Get(t, "/orders"); r.Status != http.StatusOK {
+		t.Fatalf("orders after the change: got %d, want 200", r.Status)
+	}
+	signIn(t, a, "temp@shop.test", "my very own password", "/orders")
+}
+
+// memberID is the id of the team member with email.
+func memberID(t *testing.T, a *apptest.App, email string) string {
+	t.Helper()
+	u, err := a.DB.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strconv.FormatInt(u.ID, 10)
+}
+
+// Disabling someone ends their sessions at once; enabled again, they may sign in. The last
+// enabled owner can be neither demoted nor disabled.
+func TestDisableEndsSessionsAndAnOwnerStays(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{})
+	owner := a.SignIn(t)
+	staff := mustAddMember(t, a, "staff@shop.test", checkout.RoleStaff)
+	id := memberID(t, a, "staff@shop.test")
+	if r := owner.PostForm(t, "/team", "/team/users/"+id+"/disable", url.Values{}); r.Status != http.StatusSeeOther {
+		t.Fatalf("disable: got %d: %s", r.Status, r.Body)
+	}
+	if r := staff.Get(t, "/orders"); r.Status != http.StatusSeeOther || r.Location != "/login" {
+		t.Fatalf("the disabled user's next request: got %d to %q, want 303 to /login", r.Status, r.Location)
+	}
+	m := a.NewMerchant()
+	if r := m.PostForm(t, "/login", "/login", url.Values{"email": {"staff@shop.test"}, "password": {"a long enough password"}}); r.Status != http.StatusForbidden {
+		t.Fatalf("sign in while disabled: got %d, want 403", r.Status)
+	}
+	if r := owner.PostForm(t, "/team", "/team/users/"+id+"/enable", url.Values{}); r.Status != http.StatusSeeOther {
+		t.Fatalf("enable: got %d: %s", r.Status, r.Body)
+	}
+	signIn(t, a, "staff@shop.test", "a long enough password", "/orders")
+
+	me := memberID(t, a, app.DemoEmail)
+	for _, action := range []string{"disable", "role"} {
+		r := owner.PostForm(t, "/team", "/team/users/"+me+"/"+action, url.Values{"role": {checkout.RoleStaff}})
+		if r.Status != http.StatusConflict || apptest.Text(r.Body, "team-error") == "" {
+			t.Fatalf("%s the last owner: got %d, want 409 with the reason: %s", action, r.Status, r.Body)
+		}
+	}
+	if r := owner.Get(t, "/team"); r.Status != http.StatusOK {
+		t.Fatalf("the owner after the refusals: got %d", r.Status)
 	}
 }
