@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -335,5 +336,125 @@ func TestDisableEndsSessionsAndAnOwnerStays(t *testing.T) {
 	}
 	if r := owner.Get(t, "/team"); r.Status != http.StatusOK {
 		t.Fatalf("the owner after the refusals: got %d", r.Status)
+	}
+}
+
+// auditRow is one line of the audit page.
+type auditRow struct{ actor, action, subject, address string }
+
+var auditRowRE = regexp.MustCompile(`data-testid="audit-row" data-action="([^"]*)" data-subject="([^"]*)" data-actor="([^"]*)"[^>]*>(?:.|\n)*?data-testid="audit-address">([^<]*)<`)
+
+func auditRows(t *testing.T, m *apptest.Merchant, path string) []auditRow {
+	t.Helper()
+	r := m.Get(t, path)
+	if r.Status != http.StatusOK {
+		t.Fatalf("%s: got %d, want 200", path, r.Status)
+	}
+	var rows []auditRow
+	for _, s := range auditRowRE.FindAllStringSubmatch(r.Body, -1) {
+		rows = append(rows, auditRow{actor: html.UnescapeString(s[3]), action: html.UnescapeString(s[1]),
+			subject: html.UnescapeString(s[2]), address: s[4]})
+	}
+	if len(rows) != apptest.Count(r.Body, "audit-row") {
+		t.Fatalf("%s: read %d of %d rows", path, len(rows), apptest.Count(r.Body, "audit-row"))
+	}
+	return rows
+}
+
+// Each action the audit log is for, done through the pages, is found on the audit page: who,
+// what, to what, from which address.
+func TestAuditLogShowsEachAction(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{})
+	wrong := a.NewMerchant()
+	if r := wrong.PostForm(t, "/login", "/login", url.Values{"email": {app.DemoEmail}, "password": {"not the password"}}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("wrong password: got %d", r.Status)
+	}
+	owner := a.SignIn(t)
+	o := owner.MustCreateOrder(t, "2.50", "Audited", a.PayerBanqs(t)[0].GUID)
+	oid := strconv.FormatInt(o.ID, 10)
+	if r := owner.PostForm(t, "/orders/"+oid, "/orders/"+oid+"/retry", url.Values{}); r.Status != http.StatusSeeOther {
+		t.Fatalf("retry: got %d", r.Status)
+	}
+	if r := owner.PostForm(t, "/orders/"+oid, "/orders/"+oid+"/cancel", url.Values{}); r.Status != http.StatusSeeOther {
+		t.Fatalf("cancel: got %d: %s", r.Status, r.Body)
+	}
+	var hook checkout.InboxWebhook
+	deadline := time.Now().Add(20 * time.Second)
+	for hook.ID == "" && time.Now().Before(deadline) {
+		hooks, _, err := a.DB.ListWebhooks(context.Background(), checkout.WebhookFilter{OrderID: o.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hooks) > 0 {
+			hook = hooks[0]
+		} else {
+			time.Sleep(20 * time.Millisecond) // polling for the sandbox's webhook
+		}
+	}
+	if hook.ID == "" {
+		t.Fatal("no webhook about the order arrived")
+	}
+	if r := owner.PostForm(t, "/webhook-log", "/webhook-log/"+url.PathEscape(hook.ID)+"/reprocess", url.Values{}); r.Status != http.StatusSeeOther {
+		t.Fatalf("reprocess: got %d: %s", r.Status, r.Body)
+	}
+	invitePath(t, owner, "invited@shop.test", checkout.RoleViewer)
+	if r := owner.PostForm(t, "/team", "/team/users", url.Values{"email": {"added@shop.test"}, "role": {checkout.RoleStaff}, "password": {"temporary password 1"}}); r.Status != http.StatusCreated {
+		t.Fatalf("add: got %d", r.Status)
+	}
+	added := memberID(t, a, "added@shop.test")
+	for _, step := range []string{"role", "disable", "enable"} {
+		if r := owner.PostForm(t, "/team", "/team/users/"+added+"/"+step, url.Values{"role": {checkout.RoleViewer}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("%s: got %d: %s", step, r.Status, r.Body)
+		}
+	}
+	owner.CreateAPIKey(t, "till", checkout.ScopeOrdersRead)
+	keys, err := a.DB.APIKeys(context.Background())
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys: %v, %v", keys, err)
+	}
+	kid := strconv.FormatInt(keys[0].ID, 10)
+	if r := owner.PostForm(t, "/account/api-keys", "/account/api-keys/"+kid+"/revoke", url.Values{}); r.Status != http.StatusOK {
+		t.Fatalf("revoke: got %d", r.Status)
+	}
+	eid, _ := addEndpoint(t, owner, "https://shop.example.com/hooks", "order.paid")
+	if r := owner.PostForm(t, "/notifications/"+eid, "/notifications/"+eid+"/disable", url.Values{}); r.Status != http.StatusSeeOther {
+		t.Fatalf("disable the endpoint: got %d: %s", r.Status, r.Body)
+	}
+
+	rows := auditRows(t, owner, "/audit")
+	owns := app.DemoEmail
+	for _, want := range []auditRow{
+		{"", checkout.AuditSignInFailed, app.DemoEmail, ""},
+		{owns, checkout.AuditSignIn, "", ""},
+		{owns, checkout.AuditOrderCreated, "order " + oid, ""},
+		{owns, checkout.AuditOrderRetried, "order " + oid, ""},
+		{owns, checkout.AuditOrderCancelled, "order " + oid, ""},
+		{owns, checkout.AuditWebhookReprocess, "webhook " + hook.ID, ""},
+		{owns, checkout.AuditInvited, "invited@shop.test (viewer)", ""},
+		{owns, checkout.AuditUserAdded, "added@shop.test (staff)", ""},
+		{owns, checkout.AuditRoleChanged, "added@shop.test → viewer", ""},
+		{owns, checkout.AuditUserDisabled, "added@shop.test", ""},
+		{owns, checkout.AuditUserEnabled, "added@shop.test", ""},
+		{owns, checkout.AuditAPIKeyCreated, keys[0].Prefix + " (till)", ""},
+		{owns, checkout.AuditAPIKeyRevoked, "key " + kid, ""},
+		{owns, checkout.AuditEndpointCreated, "endpoint " + eid + " https://shop.example.com/hooks", ""},
+		{owns, checkout.AuditEndpointChanged, "endpoint " + eid + " (disable)", ""},
+	} {
+		found := false
+		for _, r := range rows {
+			if r.actor == want.actor && r.action == want.action && r.subject == want.subject {
+				found = true
+				if r.address != "127.0.0.1" {
+					t.Errorf("%s %s: from %q, want 127.0.0.1", want.action, want.subject, r.address)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("the audit page has no %q by %q of %q; it has %+v", want.action, want.actor, want.subject, rows)
+		}
+	}
+	// Newest first: the last action is on top.
+	if len(rows) == 0 || rows[0].action != checkout.AuditEndpointChanged {
+		t.Errorf("first row: got %+v, want the endpoint change, the newest", rows[0])
 	}
 }
