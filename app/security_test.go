@@ -899,6 +899,7 @@ func TestMerchantRoutesRequireSignIn(t *testing.T) {
 		"GET /brand.css": true, "GET /brand/logo": true,
 		"GET /": true, "GET /login": true, "POST /login": true, "POST /logout": true,
 		"GET /pay/:token/banq-qr.svg": true, "GET /api/openapi.yaml": true,
+		"GET /invite/:token": true, "POST /invite/:token": true, // the token is the key (TestInviteLinkIsOneTimeAndExpires)
 	}
 	// A signed-out browser with a valid CSRF pair: only the missing session can refuse it.
 	out := a.NewMerchant()
