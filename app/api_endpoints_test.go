@@ -114,7 +114,7 @@ func TestAPIEndpointsLifecycle(t *testing.T) {
 	var rot apiEndpoint
 	rr.Decode(t, &rot)
 	if rr.Status != http.StatusOK || !strings.HasPrefix(rot.Secret, "whsec_") || rot.Secret == e.Secret || rot.PreviousSecretExpiresAt == nil ||
-		rot.PreviousSecretExpiresAt.Sub(time.Now()) < 23*time.Hour {
+		time.Until(*rot.PreviousSecretExpiresAt) < 23*time.Hour {
 		t.Fatalf("rotate: got %d %s, want 200 with a new secret and the old one kept for a day", rr.Status, rr.Body)
 	}
 	if again := c.Do(t, rotate); again.Status != http.StatusOK || string(again.Body) != string(rr.Body) {
