@@ -2,7 +2,10 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -238,5 +241,49 @@ func TestAPIEndpointErrors(t *testing.T) {
 	kept, err := a.Notify.Endpoint(context.Background(), existing.ID)
 	if err != nil || kept.URL != "https://shop.example/hook" || !kept.Enabled || kept.Secret != existing.Secret {
 		t.Fatalf("after the refusals the endpoint is %+v (%v), want it unchanged", kept, err)
+	}
+}
+
+// TestDocsEndpointsWalkthrough runs the curl blocks of docs/api.md's "Notification endpoints"
+// against the app: add an endpoint, pause it, rotate its secret.
+func TestDocsEndpointsWalkthrough(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("the walkthrough needs curl: install it (apt-get install curl)")
+	}
+	blocks := docBlocks(t, "Notification endpoints")
+	if len(blocks) != 3 {
+		t.Fatalf("docs/api.md's endpoints section has %d sh blocks, want 3 (add, pause, rotate): update this test with it", len(blocks))
+	}
+	a := apptest.Start(t, apptest.Options{})
+	env := append(os.Environ(), "CHECKOUT="+a.URL, "KEY="+a.SignIn(t).CreateAPIKey(t, "setup", checkout.ScopeEndpointsWrite))
+	run := func(block string) apiEndpoint {
+		t.Helper()
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", block)
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("the walkthrough's\n%s\nfailed: %v: %s", block, err, out)
+		}
+		var e apiEndpoint
+		if err := json.Unmarshal(out, &e); err != nil {
+			t.Fatalf("the walkthrough's\n%s\nanswered %s: %v", block, out, err)
+		}
+		return e
+	}
+	e := run(blocks[0])
+	if e.ID == "" || !strings.HasPrefix(e.Secret, "whsec_") || len(e.EventTypes) != 3 {
+		t.Fatalf("add: got %+v, want an endpoint with its secret and three event types", e)
+	}
+	env = append(env, "ENDPOINT_ID="+e.ID)
+	if paused := run(blocks[1]); paused.Enabled || paused.Secret != "" {
+		t.Fatalf("pause: got %+v, want it disabled and no secret", paused)
+	}
+	rot := run(blocks[2])
+	if !strings.HasPrefix(rot.Secret, "whsec_") || rot.Secret == e.Secret || rot.PreviousSecretExpiresAt == nil {
+		t.Fatalf("rotate: got %+v, want a new secret beside the old one", rot)
+	}
+	if again := run(blocks[2]); again.Secret != rot.Secret {
+		t.Fatalf("the rotation retried with its Idempotency-Key made another secret")
 	}
 }
