@@ -160,6 +160,14 @@ func TestAPIEndpointErrors(t *testing.T) {
 	t.Parallel()
 	a := apptest.Start(t, apptest.Options{})
 	m := a.SignIn(t)
+	// The keys page offers the scope, unticked: a key that can read secrets is asked for on purpose.
+	page := m.Get(t, "/account/api-keys").Body
+	if v, _ := apptest.Attr(page, "scope-endpoints-write", "value"); v != checkout.ScopeEndpointsWrite {
+		t.Fatalf("the keys page offers scope %q, want %s", v, checkout.ScopeEndpointsWrite)
+	}
+	if _, ticked := apptest.Attr(page, "scope-endpoints-write", "checked"); ticked {
+		t.Fatal("the keys page ticks endpoints:write for every new key")
+	}
 	orders := m.CreateAPIKey(t, "orders", checkout.ScopeOrdersRead, checkout.ScopeOrdersWrite)
 	hooks := m.CreateAPIKey(t, "hooks", checkout.ScopeEndpointsWrite)
 	existing, err := a.Notify.Create(context.Background(), notify.Input{URL: "https://shop.example/hook", Description: "kept"})

@@ -103,7 +103,7 @@ func requestHash(route string, v any) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func keyName(c echo.Context) string {
+func keyPrefix(c echo.Context) string {
 	if k, ok := c.Get(apiKeyCtx).(checkout.APIKey); ok {
 		return k.Prefix
 	}
@@ -131,7 +131,7 @@ func (h *Handlers) apiCreateEndpoint(c echo.Context) error {
 		if err != nil {
 			return 0, nil, err
 		}
-		h.log.InfoContext(ctx, "notification endpoint added", "endpoint_id", e.ID, "key", keyName(c))
+		h.log.InfoContext(ctx, "notification endpoint added", "endpoint_id", e.ID, "key", keyPrefix(c))
 		out := newAPIEndpoint(e, h.cfg.Now())
 		out.Secret = e.Secret
 		body, err := json.Marshal(out)
@@ -218,7 +218,7 @@ func (h *Handlers) apiDeleteEndpoint(c echo.Context) error {
 	if err := h.cfg.Notifications.Delete(ctx, id); err != nil {
 		return endpointProblem(err)
 	}
-	h.log.InfoContext(ctx, "notification endpoint deleted", "endpoint_id", id, "key", keyName(c))
+	h.log.InfoContext(ctx, "notification endpoint deleted", "endpoint_id", id, "key", keyPrefix(c))
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -236,7 +236,7 @@ func (h *Handlers) apiRotateEndpointSecret(c echo.Context) error {
 		if err != nil {
 			return 0, nil, endpointProblem(err)
 		}
-		h.log.InfoContext(ctx, "notification secret rotated", "endpoint_id", id, "key", keyName(c))
+		h.log.InfoContext(ctx, "notification secret rotated", "endpoint_id", id, "key", keyPrefix(c))
 		out := newAPIEndpoint(e, h.cfg.Now())
 		out.Secret = e.Secret
 		body, err := json.Marshal(out)
