@@ -671,7 +671,7 @@ func Account(p Page, v AccountView) templ.Component {
 				}
 			}
 			if p.Role == checkout.RoleOwner {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 50, "<p><a href=\"/account/api-keys\" data-testid=\"api-keys-link\">API keys</a>: let your shop's software create orders.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 50, "<p><a href=\"/account/api-keys\" data-testid=\"api-keys-link\">API keys</a>: let your shop's software create orders and manage its notification endpoints.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
