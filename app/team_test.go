@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
@@ -414,11 +415,11 @@ func TestAuditLogShowsEachAction(t *testing.T) {
 		}
 	}
 	owner.CreateAPIKey(t, "till", checkout.ScopeOrdersRead)
-	keys, err := a.DB.APIKeys(context.Background())
+	keys, err := a.DB.APIKeys(context.Background()) // newest first
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("keys: %v, %v", keys, err)
 	}
-	kid := strconv.FormatInt(keys[0].ID, 10)
+	kid, tillPrefix := strconv.FormatInt(keys[0].ID, 10), keys[0].Prefix
 	if r := owner.PostForm(t, "/account/api-keys", "/account/api-keys/"+kid+"/revoke", url.Values{}); r.Status != http.StatusOK {
 		t.Fatalf("revoke: got %d", r.Status)
 	}
@@ -427,8 +428,51 @@ func TestAuditLogShowsEachAction(t *testing.T) {
 		t.Fatalf("disable the endpoint: got %d: %s", r.Status, r.Body)
 	}
 
+	// Over the API, with a key: the key is who did it; a replay with the same Idempotency-Key
+	// did nothing again and is not logged again.
+	apiKey := owner.CreateAPIKey(t, "shop", checkout.ScopeEndpointsWrite)
+	keys, err = a.DB.APIKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiActor := "API key " + keys[0].Prefix + " (shop)"
+	var apiID string
+	for range 2 {
+		req, _ := http.NewRequest(http.MethodPost, a.URL+"/api/v1/endpoints", strings.NewReader(`{"url": "https://shop.example.com/api-hooks"}`))
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", "audit-once")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ep struct{ ID string }
+		json.NewDecoder(resp.Body).Decode(&ep)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated || ep.ID == "" {
+			t.Fatalf("create an endpoint over the API: got %d, id %q", resp.StatusCode, ep.ID)
+		}
+		apiID = ep.ID
+	}
+	req, _ := http.NewRequest(http.MethodDelete, a.URL+"/api/v1/endpoints/"+apiID, nil)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode >= 300 {
+		t.Fatalf("delete an endpoint over the API: %v, %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	rows := auditRows(t, owner, "/audit")
 	owns := app.DemoEmail
+	created := 0
+	for _, r := range rows {
+		if r.actor == apiActor && r.action == checkout.AuditEndpointCreated {
+			created++
+		}
+	}
+	if created != 1 {
+		t.Errorf("endpoint created over the API: %d rows, want 1 (the replay is not logged)", created)
+	}
 	for _, want := range []auditRow{
 		{"", checkout.AuditSignInFailed, app.DemoEmail, ""},
 		{owns, checkout.AuditSignIn, "", ""},
@@ -441,10 +485,12 @@ func TestAuditLogShowsEachAction(t *testing.T) {
 		{owns, checkout.AuditRoleChanged, "added@shop.test → viewer", ""},
 		{owns, checkout.AuditUserDisabled, "added@shop.test", ""},
 		{owns, checkout.AuditUserEnabled, "added@shop.test", ""},
-		{owns, checkout.AuditAPIKeyCreated, keys[0].Prefix + " (till)", ""},
+		{owns, checkout.AuditAPIKeyCreated, tillPrefix + " (till)", ""},
 		{owns, checkout.AuditAPIKeyRevoked, "key " + kid, ""},
 		{owns, checkout.AuditEndpointCreated, "endpoint " + eid + " https://shop.example.com/hooks", ""},
 		{owns, checkout.AuditEndpointChanged, "endpoint " + eid + " (disable)", ""},
+		{apiActor, checkout.AuditEndpointCreated, "endpoint " + apiID + " https://shop.example.com/api-hooks", ""},
+		{apiActor, checkout.AuditEndpointChanged, "endpoint " + apiID, ""},
 	} {
 		found := false
 		for _, r := range rows {
@@ -460,7 +506,7 @@ func TestAuditLogShowsEachAction(t *testing.T) {
 		}
 	}
 	// Newest first: the last action is on top.
-	if len(rows) == 0 || rows[0].action != checkout.AuditEndpointChanged {
-		t.Errorf("first row: got %+v, want the endpoint change, the newest", rows[0])
+	if len(rows) == 0 || rows[0].action != checkout.AuditEndpointChanged || rows[0].actor != apiActor {
+		t.Errorf("first row: got %+v, want the endpoint deleted over the API, the newest", rows[0])
 	}
 }

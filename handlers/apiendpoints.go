@@ -133,6 +133,7 @@ func (h *Handlers) apiCreateEndpoint(c echo.Context) error {
 		}
 		h.log.InfoContext(ctx, "notification endpoint added", "endpoint_id", e.ID, "key", keyPrefix(c))
 		out := newAPIEndpoint(e, h.cfg.Now())
+		setAuditSubject(c, "endpoint "+out.ID+" "+e.URL)
 		out.Secret = e.Secret
 		body, err := json.Marshal(out)
 		return http.StatusCreated, body, err

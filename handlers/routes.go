@@ -69,12 +69,13 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	shop.POST("/orders/:id/cancel", h.apiCancelOrder, h.apiKeyAuth(checkout.ScopeOrdersWrite))
 	if h.cfg.Notifications != nil {
 		endpoints := h.apiKeyAuth(checkout.ScopeEndpointsWrite)
-		shop.POST("/endpoints", h.apiCreateEndpoint, endpoints)
+		changed := h.audited(checkout.AuditEndpointChanged, "endpoint")
+		shop.POST("/endpoints", h.apiCreateEndpoint, endpoints, h.audited(checkout.AuditEndpointCreated, "endpoint"))
 		shop.GET("/endpoints", h.apiListEndpoints, endpoints)
 		shop.GET("/endpoints/:id", h.apiGetEndpoint, endpoints)
-		shop.PATCH("/endpoints/:id", h.apiUpdateEndpoint, endpoints)
-		shop.DELETE("/endpoints/:id", h.apiDeleteEndpoint, endpoints)
-		shop.POST("/endpoints/:id/rotate-secret", h.apiRotateEndpointSecret, endpoints)
+		shop.PATCH("/endpoints/:id", h.apiUpdateEndpoint, endpoints, changed)
+		shop.DELETE("/endpoints/:id", h.apiDeleteEndpoint, endpoints, changed)
+		shop.POST("/endpoints/:id/rotate-secret", h.apiRotateEndpointSecret, endpoints, changed)
 	}
 
 	// The merchant's branding on the customer pages.

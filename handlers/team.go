@@ -63,7 +63,8 @@ func (h *Handlers) audited(action, kind string) echo.MiddlewareFunc {
 			if err := next(c); err != nil {
 				return err
 			}
-			if c.Response().Status >= 400 {
+			// A replayed answer (Idempotency-Key) did nothing again.
+			if c.Response().Status >= 400 || c.Response().Header().Get("Idempotent-Replayed") != "" {
 				return nil
 			}
 			subject, _ := c.Get(auditSubjectKey).(string)
@@ -96,6 +97,8 @@ func (h *Handlers) audit(c echo.Context, action, subject string) {
 	e := checkout.AuditEntry{At: h.cfg.Now(), Action: action, Subject: subject, Address: c.RealIP()}
 	if u, ok := c.Get(userKey).(checkout.User); ok {
 		e.ActorID, e.Actor = u.ID, u.Email
+	} else if k, ok := c.Get(apiKeyCtx).(checkout.APIKey); ok {
+		e.Actor = "API key " + k.Prefix + " (" + k.Name + ")"
 	}
 	ctx := c.Request().Context()
 	if err := h.store.AddAudit(ctx, e); err != nil {
