@@ -510,3 +510,31 @@ func TestAuditLogShowsEachAction(t *testing.T) {
 		t.Errorf("first row: got %+v, want the endpoint deleted over the API, the newest", rows[0])
 	}
 }
+
+// The audit page shows 50 entries, newest first, and links to the older ones.
+func TestAuditPagePages(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{})
+	owner := a.SignIn(t) // the first entry: signed in
+	for i := range 60 {
+		if err := a.DB.AddAudit(context.Background(), checkout.AuditEntry{Actor: "x@shop.test", Action: checkout.AuditOrderCreated,
+			Subject: "order " + strconv.Itoa(i+1), Address: "192.0.2.7"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := auditRows(t, owner, "/audit")
+	if len(first) != 50 || first[0].subject != "order 60" || first[49].subject != "order 11" {
+		t.Fatalf("first page: got %d rows from %+v, want 50 from order 60 to order 11", len(first), first[0])
+	}
+	r := owner.Get(t, "/audit")
+	older, ok := apptest.Attr(r.Body, "audit-older", "href")
+	if !ok {
+		t.Fatal("no link to older entries")
+	}
+	second := auditRows(t, owner, html.UnescapeString(older))
+	if len(second) != 11 || second[0].subject != "order 10" || second[10].action != checkout.AuditSignIn {
+		t.Fatalf("second page: got %+v, want orders 10 to 1, then the sign-in", second)
+	}
+	if apptest.Count(owner.Get(t, html.UnescapeString(older)).Body, "audit-older") != 0 {
+		t.Error("the last page links to older entries")
+	}
+}
