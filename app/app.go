@@ -32,6 +32,7 @@ import (
 	"github.com/banq-checkout/checkout/handlers"
 	"github.com/banq-checkout/checkout/ingest"
 	"github.com/banq-checkout/checkout/live"
+	"github.com/banq-checkout/checkout/locale"
 	"github.com/banq-checkout/checkout/metrics"
 	"github.com/banq-checkout/checkout/store"
 )
@@ -79,6 +80,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		}
 	}()
 	brand, err := loadBrand(cfg)
+	if err != nil {
+		return nil, err
+	}
+	catalog, err := locale.New(locale.Options{Default: cfg.DefaultLanguage, Currency: cfg.Currency, Zone: cfg.TimeZone})
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +208,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		Observer:       a.Metrics,
 		Logger:         log,
 		Brand:          brand,
+		Locale:         catalog,
 		WebhookURL:     a.webhookURL(),
 		OrderTTL:       cfg.OrderTTL,
 	}, a.DB, a.Service, a.Banq, a.Hub)

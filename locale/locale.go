@@ -151,6 +151,10 @@ func (c *Catalog) Pick(codes []string, acceptLanguage string) *Printer {
 	return c.Printer(c.def)
 }
 
+// Shop returns the printer of the merchant's pages: English, with the shop's currency and time
+// zone.
+func (c *Catalog) Shop() *Printer { return c.Printer(languages[0]) }
+
 // Printer returns the printer of l.
 func (c *Catalog) Printer(l Language) *Printer {
 	return &Printer{
