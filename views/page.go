@@ -135,13 +135,6 @@ func customerDetail(ctx context.Context, v PayView) string {
 	return locale.From(ctx).T("state_"+string(v.Order.State)+"_detail", "Merchant", v.Merchant, "Requester", v.requester())
 }
 
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2 Jan 2006 15:04:05 UTC")
-}
-
 func isoTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
