@@ -255,6 +255,10 @@ func (p *Printer) Money(m banq.Money) string {
 	// round back to its cents, and no arithmetic is done on it.
 	amount := p.num.Sprint(number.Decimal(float64(m)/100, number.Scale(scale)))
 	symbol := p.num.Sprint(currency.Symbol(p.currency))
+	if p.Dir() == "rtl" && strings.ContainsFunc(symbol, func(r rune) bool { return r < unicode.MaxASCII && unicode.IsLetter(r) }) {
+		// Isolated left to right, or the bidi algorithm writes US$ as $US in an Arabic line.
+		symbol = "\u2066" + symbol + "\u2069"
+	}
 	out := p.T("money", "Symbol", symbol, "Amount", amount)
 	if rest, ok := strings.CutPrefix(out, symbol); ok && strings.HasPrefix(rest, amount) {
 		if r := []rune(symbol); unicode.IsLetter(r[len(r)-1]) {

@@ -157,7 +157,7 @@ func TestMoney(t *testing.T) {
 		{"en", eur, 1250, "€12.50"},
 		{"en", chf, 1250, "CHF\u00a012.50"},
 		{"de", currency.USD, 1250, "12,50\u00a0$"},
-		{"ar", currency.USD, 1250, "١٢٫٥٠\u00a0US$"},
+		{"ar", currency.USD, 1250, "١٢٫٥٠\u00a0\u2066US$\u2069"},
 		{"en", jpy, 120000, "¥1,200"},
 		{"en", jpy, 1250, "¥12.50"},
 	} {

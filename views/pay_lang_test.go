@@ -50,7 +50,7 @@ func TestPayPageInArabic(t *testing.T) {
 	now := time.Date(2026, 3, 14, 15, 0, 0, 0, time.UTC)
 	o := checkout.Order{ID: 42, Token: "tok", Amount: 1250, Description: "Coffee", State: checkout.StateWaiting, ExpiresAt: now.Add(25 * time.Minute)}
 	page := renderPayIn(t, "ar", views.PayView{Order: o, Merchant: "Shop", Now: now})
-	if got, want := apptest.Text(page, "amount"), "١٢٫٥٠ US$"; got != want {
+	if got, want := apptest.Text(page, "amount"), "١٢٫٥٠ \u2066US$\u2069"; got != want {
 		t.Errorf("amount: got %q, want %q", got, want)
 	}
 	if got, want := apptest.Text(page, "expiry"), "بقيت 25 دقيقة للموافقة، حتى 15:25 UTC."; got != want {
