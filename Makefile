@@ -3,6 +3,7 @@ GO      ?= go
 BIN     ?= bin/checkout
 FUZZTIME ?= 5s
 BENCHFLAGS ?=
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: run test build generate check-generated lint fuzz bench clean
 
@@ -10,8 +11,8 @@ run: ## the checkout on the built-in Banq sandbox, at http://localhost:8080
 	@echo "The first build compiles SQLite (cgo) and takes a few minutes; later runs start in seconds."
 	$(GO) run .
 
-build: ## a static-ish binary with cgo (go-sqlite3)
-	CGO_ENABLED=1 $(GO) build -trimpath -o $(BIN) .
+build: ## a static-ish binary with cgo (go-sqlite3), its version stamped (checkout version)
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
 
 generate: ## regenerate templ components (committed)
 	$(GO) tool templ generate
@@ -30,6 +31,7 @@ fuzz: ## each fuzz target for a short, fixed time
 	$(GO) test -run='^$$' -fuzz='^FuzzVerifyAndParseWebhook$$' -fuzztime=$(FUZZTIME) ./banq/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseMoney$$' -fuzztime=$(FUZZTIME) ./banq/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseNewOrder$$' -fuzztime=$(FUZZTIME) ./checkout/
+	$(GO) test -run='^$$' -fuzz='^FuzzAPIOrderBody$$' -fuzztime=$(FUZZTIME) ./handlers/
 
 test: check-generated lint ## every test, with the race detector, then the fuzzers briefly
 	$(GO) test -race -count=1 -timeout=20m ./...

@@ -195,6 +195,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		SessionKeys:    sessionKeys,
 		WebhookRate:    cfg.WebhookRate,
 		WebhookBadRate: cfg.WebhookBadRate,
+		APIRate:        cfg.APIRate,
 		TrustedProxies: cfg.TrustedProxies,
 		SignInLimits:   cfg.SignInLimits,
 		PasswordCost:   cfg.PasswordCost,

@@ -227,8 +227,3 @@ func TestBrowserPayPageInEveryLanguage(t *testing.T) {
 	desk.load(t, "send the empty order form", 422, chromedp.Click(byTestID("create-order")))
 	checkA11y(t, desk, axe, "the new-order form with errors")
 }
-
-func jsString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
-}

@@ -82,6 +82,8 @@ func TestParseConfigNamesTheBadVariable(t *testing.T) {
 		{map[string]string{"CHECKOUT_DEFAULT_LANGUAGE": "fr"}, "CHECKOUT_DEFAULT_LANGUAGE"},
 		{map[string]string{"CHECKOUT_CURRENCY": "EURO"}, "CHECKOUT_CURRENCY"},
 		{map[string]string{"CHECKOUT_TIMEZONE": "Mars/Olympus"}, "CHECKOUT_TIMEZONE"},
+		{map[string]string{"CHECKOUT_API_RATE": "lots"}, "CHECKOUT_API_RATE"},
+		{map[string]string{"CHECKOUT_API_RATE": "0"}, "CHECKOUT_API_RATE"},
 		{map[string]string{"CHECKOUT_SESSION_KEY": "short"}, "CHECKOUT_SESSION_KEY"},
 		{with("CHECKOUT_SESSION_KEY", ""), "CHECKOUT_SESSION_KEY"},
 		{with("BANQ_PASSWORD", ""), "BANQ_PASSWORD"},
@@ -95,7 +97,7 @@ func TestParseConfigNamesTheBadVariable(t *testing.T) {
 		}
 	}
 	c, err := app.ParseConfig(nil, envOf(real), io.Discard)
-	if err != nil || c.Sandbox() || c.ReconcileAfter != 30*time.Second {
+	if err != nil || c.Sandbox() || c.ReconcileAfter != 30*time.Second || c.APIRate.PerSecond != 20 || c.APIRate.Burst != 100 {
 		t.Fatalf("real Banq config: got sandbox=%v, %v", c.Sandbox(), err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/banq-checkout/checkout/app"
 	"github.com/banq-checkout/checkout/app/apptest"
+	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/sse"
 )
 
@@ -117,6 +118,12 @@ func TestCustomerLanguageMoneyAndTime(t *testing.T) {
 			apptest.Text(page, "headline") != "رابط الدفع هذا لا يعمل" {
 			t.Errorf("GET %s: got %s <html %s> %q, want 404 in Arabic", path, resp.Status, htmlLang(page), apptest.Text(page, "headline"))
 		}
+	}
+
+	// The shop API answers amounts in the shop's currency.
+	c := a.NewAPIClient(t, m.CreateAPIKey(t, "web shop", checkout.ScopeOrdersWrite))
+	if got := c.MustCreate(t, `{"amount": "3", "description": "Tea"}`, nil); got.Currency != "EUR" || got.Amount != "3.00" {
+		t.Errorf("API order: got %s %s, want 3.00 EUR", got.Amount, got.Currency)
 	}
 
 	// The merchant's pages: English, the shop's currency, the shop's time zone.

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/static"
 )
 
@@ -59,6 +60,15 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	e.GET("/pay/:token", h.payPage, noReferrer, h.customerLanguage)
 	e.GET("/pay/:token/events", h.payEvents, noReferrer, stream, h.limitStreams, h.customerLanguage)
 	e.GET("/pay/:token/qr.svg", h.payQR, noReferrer)
+	e.GET("/pay/:token/banq-qr.svg", h.payBanqQR, noReferrer)
+
+	// The shop's API: API keys instead of sessions and CSRF; per-key scopes and rate limit.
+	e.GET("/api/openapi.yaml", h.openAPI)
+	shop := e.Group("/api/v1", noStore, middleware.BodyLimit("16K"))
+	shop.POST("/orders", h.apiCreateOrder, h.apiKeyAuth(checkout.ScopeOrdersWrite))
+	shop.GET("/orders", h.apiListOrders, h.apiKeyAuth(checkout.ScopeOrdersRead))
+	shop.GET("/orders/:id", h.apiGetOrder, h.apiKeyAuth(checkout.ScopeOrdersRead))
+	shop.POST("/orders/:id/cancel", h.apiCancelOrder, h.apiKeyAuth(checkout.ScopeOrdersWrite))
 
 	// The merchant's branding on the customer pages.
 	e.GET("/brand.css", h.brandCSS)
@@ -100,6 +110,9 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	merchant.POST("/webhook-log/:id/reprocess", h.reprocessWebhook)
 	merchant.GET("/account", h.accountPage)
 	merchant.POST("/account/password", h.changePassword)
+	merchant.GET("/account/api-keys", h.apiKeysPage)
+	merchant.POST("/account/api-keys", h.createAPIKey)
+	merchant.POST("/account/api-keys/:id/revoke", h.revokeAPIKey)
 
 	for _, r := range e.Routes() {
 		h.routes[r.Method+" "+r.Path] = true

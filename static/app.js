@@ -159,11 +159,41 @@
         status.innerHTML = msg.data;
         receipt(status);
         localTimes(status, lang);
+        backToShop(status);
       }
     });
     receipt(status);
     localTimes(document, lang);
     countdown(status, lang);
+    backToShop(status);
+  }
+
+  // A finished order that came from a shop goes back there by itself after a short countdown,
+  // which the customer can stop; the link stays (and is all there is without JavaScript). The
+  // words come with the page, in its language.
+  function backToShop(status) {
+    var secs = status.querySelector("[data-back-seconds]");
+    if (!secs) return;
+    var link = status.querySelector("[data-back-link]");
+    var note = status.querySelector("[data-back-note]");
+    var stop = status.querySelector("[data-back-stop]");
+    var left = Number(secs.getAttribute("data-back-seconds"));
+    note.hidden = false;
+    stop.hidden = false;
+    var timer = setInterval(function () {
+      left--;
+      if (left <= 0) {
+        clearInterval(timer);
+        location.assign(link.href);
+        return;
+      }
+      secs.textContent = String(left);
+    }, 1000);
+    stop.addEventListener("click", function () {
+      clearInterval(timer);
+      note.textContent = stop.getAttribute("data-stayed");
+      stop.hidden = true;
+    });
   }
 
   // The server writes times in the shop's time zone, with the ISO time beside them: the reader

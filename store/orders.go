@@ -16,20 +16,33 @@ import (
 const orderColumns = `id, pay_token, idempotency_key, amount_cents, description, customer_banq,
 	customer_name, state, fail_reason, COALESCE(payment_id, ''), transaction_id, create_error,
 	create_attempts, COALESCE(created_by, 0), created_at, updated_at, paid_at, expires_at, late,
-	next_check_at, check_attempts, last_seq`
+	next_check_at, check_attempts, last_seq, COALESCE(reference, ''), request_hash, metadata, return_url,
+	cancel_url, payment_link`
 
 type scanner interface{ Scan(...any) error }
 
 func scanOrder(s scanner) (checkout.Order, error) {
 	var o checkout.Order
-	var created, updated, paid, expires, next string
+	var created, updated, paid, expires, next, metadata string
 	err := s.Scan(&o.ID, &o.Token, &o.IdempotencyKey, &o.Amount, &o.Description, &o.CustomerBanq,
 		&o.CustomerName, &o.State, &o.FailReason, &o.PaymentID, &o.TransactionID, &o.CreateError,
 		&o.CreateAttempts, &o.CreatedBy, &created, &updated, &paid, &expires, &o.Late,
-		&next, &o.CheckAttempts, &o.LastSeq)
+		&next, &o.CheckAttempts, &o.LastSeq, &o.Reference, &o.RequestHash, &metadata, &o.ReturnURL,
+		&o.CancelURL, &o.PaymentLink)
 	o.CreatedAt, o.UpdatedAt, o.PaidAt = parseTime(created), parseTime(updated), parseTime(paid)
 	o.ExpiresAt, o.NextCheckAt = parseTime(expires), parseTime(next)
+	if err == nil && metadata != "" {
+		err = json.Unmarshal([]byte(metadata), &o.Metadata)
+	}
 	return o, err
+}
+
+func marshalMetadata(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(m) // a map of strings always marshals
+	return string(b)
 }
 
 func nullable(s string) any {
@@ -40,18 +53,19 @@ func nullable(s string) any {
 }
 
 // CreateOrder stores a new order with its first timeline event and returns it with its id.
-// The idempotency key and token must be unique (EConflict otherwise).
+// The idempotency key, token and reference must be unique (EConflict otherwise).
 func (db *DB) CreateOrder(ctx context.Context, o checkout.Order, first checkout.Event) (checkout.Order, error) {
 	now := db.Now()
 	o.CreatedAt, o.UpdatedAt = now, now
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, db.q(`INSERT INTO orders(pay_token, idempotency_key, amount_cents,
 			description, customer_banq, customer_name, state, created_by, created_at, updated_at,
-			expires_at, next_check_at)
-			VALUES(?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?, ?) RETURNING id`),
+			expires_at, next_check_at, reference, request_hash, metadata, return_url, cancel_url)
+			VALUES(?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 			o.Token, o.IdempotencyKey, int64(o.Amount), o.Description, o.CustomerBanq, o.CustomerName,
 			string(o.State), o.CreatedBy, formatTime(now), formatTime(now), formatTime(o.ExpiresAt),
-			formatTime(o.NextCheckAt)).Scan(&o.ID)
+			formatTime(o.NextCheckAt), nullable(o.Reference), o.RequestHash, marshalMetadata(o.Metadata),
+			o.ReturnURL, o.CancelURL).Scan(&o.ID)
 		if err != nil {
 			return err
 		}
@@ -89,6 +103,12 @@ func (db *DB) Order(ctx context.Context, id int64) (checkout.Order, error) {
 // OrderByToken returns the order whose payment link token is token, or ENotFound.
 func (db *DB) OrderByToken(ctx context.Context, token string) (checkout.Order, error) {
 	o, err := scanOrder(db.read.QueryRowContext(ctx, db.q(`SELECT `+orderColumns+` FROM orders WHERE pay_token = ?`), token))
+	return o, wrap(err)
+}
+
+// OrderByReference returns the order the shop created with reference, or ENotFound.
+func (db *DB) OrderByReference(ctx context.Context, reference string) (checkout.Order, error) {
+	o, err := scanOrder(db.read.QueryRowContext(ctx, db.q(`SELECT `+orderColumns+` FROM orders WHERE reference = ?`), reference))
 	return o, wrap(err)
 }
 
@@ -142,6 +162,10 @@ func (db *DB) orderWhere(f checkout.OrderFilter) (string, []any) {
 		where = append(where, "state = ?")
 		args = append(args, string(f.State))
 	}
+	if f.Reference != "" {
+		where = append(where, "reference = ?")
+		args = append(args, f.Reference)
+	}
 	if f.Before > 0 {
 		where = append(where, "id < ?")
 		args = append(args, f.Before)
@@ -160,9 +184,9 @@ func (db *DB) orderWhere(f checkout.OrderFilter) (string, []any) {
 		if db.pg != nil {
 			like = "ILIKE" // SQLite's LIKE ignores ASCII case already
 		}
-		cond := `(customer_name ` + like + ` ? ESCAPE '\' OR description ` + like + ` ? ESCAPE '\'`
+		cond := `(customer_name ` + like + ` ? ESCAPE '\' OR description ` + like + ` ? ESCAPE '\' OR reference = ?`
 		pattern := "%" + escapeLike(s) + "%"
-		args = append(args, pattern, pattern)
+		args = append(args, pattern, pattern, s)
 		if id, err := strconv.ParseInt(s, 10, 64); err == nil {
 			cond += ` OR id = ?`
 			args = append(args, id)
@@ -262,10 +286,11 @@ func (db *DB) UpdateOrder(ctx context.Context, id int64, fn func(*checkout.Order
 		o.UpdatedAt = now
 		_, err = tx.ExecContext(ctx, db.q(`UPDATE orders SET state = ?, fail_reason = ?, payment_id = ?,
 			transaction_id = ?, create_error = ?, create_attempts = ?, updated_at = ?, paid_at = ?,
-			expires_at = ?, late = ?, next_check_at = ?, check_attempts = ?, last_seq = ? WHERE id = ?`),
+			expires_at = ?, late = ?, next_check_at = ?, check_attempts = ?, last_seq = ?, payment_link = ?
+			WHERE id = ?`),
 			string(o.State), string(o.FailReason), nullable(o.PaymentID), o.TransactionID, o.CreateError,
 			o.CreateAttempts, formatTime(o.UpdatedAt), formatTime(o.PaidAt), formatTime(o.ExpiresAt),
-			o.Late, formatTime(o.NextCheckAt), o.CheckAttempts, o.LastSeq, o.ID)
+			o.Late, formatTime(o.NextCheckAt), o.CheckAttempts, o.LastSeq, o.PaymentLink, o.ID)
 		up.Order = o
 		if err != nil || len(up.Events) == 0 {
 			return err

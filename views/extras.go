@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/banq-checkout/checkout/checkout"
@@ -54,6 +55,12 @@ func minuteForms(ctx context.Context) string {
 		return "{}"
 	}
 	return string(b)
+}
+
+// backNote is the return-to-shop countdown's sentence around its seconds, which app.js counts.
+func backNote(ctx context.Context) [2]string {
+	before, after, _ := strings.Cut(locale.From(ctx).T("back_note", "Seconds", "\x00"), "\x00")
+	return [2]string{before, after}
 }
 
 func countdownSeconds() string { return strconv.Itoa(int(CountdownFrom.Seconds())) }

@@ -39,6 +39,17 @@ type OrdersView struct {
 	Errors     map[string]string
 }
 
+// CustomerByLink is the new-order form's customer choice for "anyone with Banq's link".
+const CustomerByLink = "link"
+
+// customerLabel names an order's customer for the merchant.
+func customerLabel(o checkout.Order) string {
+	if o.ByLink() {
+		return "Anyone with the link"
+	}
+	return o.CustomerName
+}
+
 // NewOrderView is the new-order form with what was typed and what is wrong with it.
 type NewOrderView struct {
 	Amount       string
@@ -75,6 +86,10 @@ type PayView struct {
 	// BanqName is the merchant banq's name in Banq, which the payer's app shows on the request;
 	// "" while Banq has not told us (then Merchant).
 	BanqName string
+	// BackURL is where a finished order sends the customer back to the shop ("" for none),
+	// after BackSeconds unless they stop it.
+	BackURL     string
+	BackSeconds int
 }
 
 // requester is the name the payer's Banq app shows the request from.
@@ -131,6 +146,9 @@ var customerStates = map[checkout.State]bool{
 func customerDetail(ctx context.Context, v PayView) string {
 	if !customerStates[v.Order.State] {
 		return ""
+	}
+	if v.Order.ByLink() && v.Order.State == checkout.StateWaiting {
+		return locale.From(ctx).T("state_waiting_link_detail", "Requester", v.requester())
 	}
 	return locale.From(ctx).T("state_"+string(v.Order.State)+"_detail", "Merchant", v.Merchant, "Requester", v.requester())
 }

@@ -163,6 +163,12 @@ func figures(r *results) []figure {
 		add(with("orders created/s", o.PerSec, "req/s", h.PerSec, "healthz req/s", "≥ 800", ptr(o.PerSec >= 800 && o.Failed == 0)))
 		add(with("order p50", o.Latency.P50, "ms", h.Latency.P50, "healthz p50", "", nil))
 		add(with("order p99", o.Latency.P99, "ms", h.Latency.P99, "healthz p99", "< 50 ms", ptr(o.Latency.P99 > 0 && o.Latency.P99 < 50)))
+		if ao := r.APIOrders; ao != nil {
+			add(with("API orders created/s", ao.PerSec, "req/s", o.PerSec, "form orders/s", "≥ the form's",
+				ptr(ao.PerSec >= o.PerSec && ao.Failed == 0)))
+			add(with("API order p50", ao.Latency.P50, "ms", o.Latency.P50, "form p50", "", nil))
+			add(with("API order p99", ao.Latency.P99, "ms", o.Latency.P99, "form p99", "< 50 ms", ptr(ao.Latency.P99 > 0 && ao.Latency.P99 < 50)))
+		}
 	}
 	return out
 }
