@@ -214,12 +214,46 @@ func TestBrowserPayPageInEveryLanguage(t *testing.T) {
 		checkA11y(t, tb, axe, code+" bad payment link")
 	}
 
+	// An order a shop made over the API, paid by Banq's link, that returns to the shop: waiting
+	// ("Open in Banq") and paid (the return countdown, stopped), in English and Arabic.
+	api := a.NewAPIClient(t, m.CreateAPIKey(t, "web shop", checkout.ScopeOrdersWrite))
+	for _, l := range []locale.Language{locale.Languages()[0], locale.Languages()[3]} {
+		p := catalog.Printer(l)
+		made := api.MustCreate(t, `{"amount": "8.40", "description": "Wool socks", "return_url": "http://127.0.0.1:9/thanks"}`, nil)
+		tb.load(t, "open an order by link", 200, chromedp.Navigate(made.PayURL+"?lang="+l.Code))
+		if got := tb.eval(t, `document.querySelector('[data-testid="open-in-banq"]').textContent`); got != p.T("open_in_banq") {
+			t.Errorf("%s: Open in Banq reads %q, want %q", l.Code, got, p.T("open_in_banq"))
+		}
+		checkA11y(t, tb, axe, l.Code+" order by link, waiting")
+		token := made.PayURL[strings.LastIndex(made.PayURL, "/")+1:]
+		byLink, err := a.DB.OrderByToken(context.Background(), token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Act(t, byLink.PaymentID, "approve", "")
+		if !tb.waitJS(`!document.querySelector('[data-testid="back-stop"]').hidden`, 10*time.Second) {
+			t.Fatalf("%s: the return countdown did not start within 10s", l.Code)
+		}
+		tb.do(t, "stay", chromedp.Click(byTestID("back-stop")))
+		if got := tb.eval(t, `document.querySelector('[data-testid="back-note"]').textContent`); got != p.T("back_stayed") {
+			t.Errorf("%s: after Stay here: %q, want %q", l.Code, got, p.T("back_stayed"))
+		}
+		checkA11y(t, tb, axe, l.Code+" order by link, paid, back to the shop")
+	}
+
+	// The last minutes count down in the page's language.
+	soon := api.MustCreate(t, `{"amount": "1", "description": "Tea", "expires_in_minutes": 5}`, nil)
+	tb.load(t, "open an order about to expire", 200, chromedp.Navigate(soon.PayURL+"?lang=de"))
+	if !tb.waitJS(`/^Läuft ab in [0-5]:[0-5][0-9]\.$/.test(document.querySelector('[data-testid="expiry"]').textContent.trim())`, 5*time.Second) {
+		t.Errorf("de countdown: got %q, want Läuft ab in m:ss.", tb.eval(t, `document.querySelector('[data-testid="expiry"]').textContent`))
+	}
+
 	// The merchant's pages (in English).
 	desk := b.newTab("desk", 1280, 900, false)
 	desk.load(t, "open the sign-in page", 200, chromedp.Navigate(a.URL+"/login"))
 	checkA11y(t, desk, axe, "/login")
 	signInInBrowser(t, a, desk)
-	for _, p := range []string{"/orders", "/orders/new", "/orders/new?q=a", orderPath(o), orderPath(failed), "/webhook-log", "/account"} {
+	for _, p := range []string{"/orders", "/orders/new", "/orders/new?q=a", orderPath(o), orderPath(failed), "/webhook-log", "/account", "/account/api-keys"} {
 		desk.load(t, "open "+p, 200, chromedp.Navigate(a.URL+p))
 		checkA11y(t, desk, axe, p)
 	}
