@@ -83,6 +83,7 @@ type Catalog struct {
 	def      Language
 	currency currency.Unit
 	zone     *time.Location
+	printers map[string]*Printer // by code, made once: a printer is only read
 }
 
 // New returns the catalogue with the shop's options. It returns an error if the default
@@ -109,6 +110,16 @@ func New(o Options) (*Catalog, error) {
 		return nil, fmt.Errorf("language %q: want one of %s", o.Default, strings.Join(Codes(), ", "))
 	}
 	c.def = def
+	c.printers = map[string]*Printer{}
+	for _, l := range languages {
+		c.printers[l.Code] = &Printer{
+			Language: l,
+			loc:      goi18n.NewLocalizer(c.bundle, l.Code),
+			num:      message.NewPrinter(l.Tag),
+			currency: c.currency,
+			zone:     c.zone,
+		}
+	}
 	return c, nil
 }
 
@@ -155,18 +166,15 @@ func (c *Catalog) Pick(codes []string, acceptLanguage string) *Printer {
 // zone.
 func (c *Catalog) Shop() *Printer { return c.Printer(languages[0]) }
 
-// Printer returns the printer of l.
+// Printer returns the printer of l, one of Languages(); English for any other.
 func (c *Catalog) Printer(l Language) *Printer {
-	return &Printer{
-		Language: l,
-		loc:      goi18n.NewLocalizer(c.bundle, l.Code),
-		num:      message.NewPrinter(l.Tag),
-		currency: c.currency,
-		zone:     c.zone,
+	if p, ok := c.printers[l.Code]; ok {
+		return p
 	}
+	return c.printers[languages[0].Code]
 }
 
-// Printer writes one reader's language. Its methods never fail: a message missing from the
+// Printer writes one reader's language; it is safe for concurrent use. Its methods never fail: a message missing from the
 // reader's catalogue falls back to English, and one missing there shows its ID (TestCatalogues
 // fails on both).
 type Printer struct {

@@ -227,3 +227,26 @@ func TestPluralForms(t *testing.T) {
 		t.Errorf("unknown reason: got %q, want %q", got, want)
 	}
 }
+
+// One printer serves every request in its language at once (run with -race).
+func TestPrinterIsSharedSafely(t *testing.T) {
+	c, err := New(Options{Default: "ar"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, again := c.Pick(nil, ""), c.Pick(nil, ""); first != again {
+		t.Fatal("Pick made a new printer; want the one of the language")
+	}
+	done := make(chan string)
+	for i := 0; i < 8; i++ {
+		go func() {
+			p := c.Pick(nil, "")
+			done <- p.Money(banq.Money(1250+i)) + p.N("expiry_minutes", i, "Time", "x")
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if s := <-done; !strings.Contains(s, "US$") {
+			t.Errorf("got %q", s)
+		}
+	}
+}
