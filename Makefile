@@ -5,11 +5,19 @@ FUZZTIME ?= 5s
 BENCHFLAGS ?=
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test build generate check-generated lint fuzz bench clean
+.PHONY: run shop test build generate check-generated lint fuzz bench clean
 
 run: ## the checkout on the built-in Banq sandbox, at http://localhost:8080
 	@echo "The first build compiles SQLite (cgo) and takes a few minutes; later runs start in seconds."
 	$(GO) run .
+
+shop: ## the example shop beside `make run` (sandbox), at http://127.0.0.1:8090; its API key and notification endpoint are made once, into data/shop.env
+	@test -f data/shop.env || { mkdir -p data && \
+	  key=$$($(GO) run . key create example-shop -scopes orders:read,orders:write | sed -n 's/^key //p') && \
+	  secret=$$($(GO) run . endpoint add http://127.0.0.1:8090/checkout-events -description 'the example shop' | sed -n 's/^secret //p') && \
+	  test -n "$$key" && test -n "$$secret" && \
+	  printf 'SHOP_API_KEY=%s\nSHOP_WEBHOOK_SECRET=%s\n' "$$key" "$$secret" > data/shop.env; }
+	@set -a && . ./data/shop.env && set +a && $(GO) run ./examples/shop/cmd/shop
 
 build: ## a static-ish binary with cgo (go-sqlite3), its version stamped (checkout version)
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) .

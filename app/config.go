@@ -72,6 +72,9 @@ type Config struct {
 	MetricsToken   string        // CHECKOUT_METRICS_TOKEN: bearer token /metrics requires; also serves it on Addr
 	TrustedProxies []*net.IPNet  // CHECKOUT_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
 	APIRate        handlers.Rate // CHECKOUT_API_RATE: API requests a second per API key (bursts of 5 seconds' worth)
+	// NotifyAllowPrivate (CHECKOUT_NOTIFY_ALLOW_PRIVATE) lets notification endpoints be on private,
+	// loopback and link-local addresses: for a shop on the operator's internal network.
+	NotifyAllowPrivate bool
 
 	// Knobs for tests, not read from the environment: zero means the handlers' defaults.
 	WebhookRate    handlers.Rate // webhooks per source address
@@ -250,6 +253,15 @@ var settings = []setting{
 				return fmt.Errorf("%q is not a number of requests a second from 1 to 1000000", v)
 			}
 			c.APIRate = handlers.Rate{PerSecond: n, Burst: int(5 * n)}
+			return nil
+		}},
+	{env: "CHECKOUT_NOTIFY_ALLOW_PRIVATE", def: "false", help: "true lets the shop's notification endpoints be on private, loopback and link-local addresses",
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			c.NotifyAllowPrivate = b
 			return nil
 		}},
 	{env: "CHECKOUT_TRUSTED_PROXIES", help: "comma-separated addresses or CIDR ranges of proxies whose X-Forwarded-For is believed",

@@ -96,7 +96,7 @@ func TestFormMakesLinkOrder(t *testing.T) {
 	if !o.ByLink() || !strings.HasPrefix(o.PaymentLink, a.SandboxURL+"/sandbox/pay/") {
 		t.Fatalf("got customer %q, link %q; want a link order", o.CustomerBanq, o.PaymentLink)
 	}
-	ps := a.SandboxPayments(t, o.IdempotencyKey)
+	ps := a.SandboxPayments(t, o.Number())
 	if len(ps) != 1 || ps[0].Source != nil || ps[0].PaymentLink != o.PaymentLink {
 		t.Fatalf("Banq holds %+v, want one link payment", ps)
 	}

@@ -108,6 +108,8 @@ type Config struct {
 	Locale     *locale.Catalog
 	WebhookURL string        // where Banq is told to send webhooks, for the broken-webhooks banner
 	OrderTTL   time.Duration // the new-order form's default time to pay; 30m
+	// Notifications keeps the shop's notification endpoints; nil serves no notification pages.
+	Notifications Notifications
 }
 
 // Handlers serves the checkout over HTTP.

@@ -69,6 +69,15 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	shop.GET("/orders", h.apiListOrders, h.apiKeyAuth(checkout.ScopeOrdersRead))
 	shop.GET("/orders/:id", h.apiGetOrder, h.apiKeyAuth(checkout.ScopeOrdersRead))
 	shop.POST("/orders/:id/cancel", h.apiCancelOrder, h.apiKeyAuth(checkout.ScopeOrdersWrite))
+	if h.cfg.Notifications != nil {
+		endpoints := h.apiKeyAuth(checkout.ScopeEndpointsWrite)
+		shop.POST("/endpoints", h.apiCreateEndpoint, endpoints)
+		shop.GET("/endpoints", h.apiListEndpoints, endpoints)
+		shop.GET("/endpoints/:id", h.apiGetEndpoint, endpoints)
+		shop.PATCH("/endpoints/:id", h.apiUpdateEndpoint, endpoints)
+		shop.DELETE("/endpoints/:id", h.apiDeleteEndpoint, endpoints)
+		shop.POST("/endpoints/:id/rotate-secret", h.apiRotateEndpointSecret, endpoints)
+	}
 
 	// The merchant's branding on the customer pages.
 	e.GET("/brand.css", h.brandCSS)
@@ -108,6 +117,15 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	merchant.GET("/webhook-log", h.webhookLog)
 	merchant.GET("/webhook-log/:id", h.webhookPage)
 	merchant.POST("/webhook-log/:id/reprocess", h.reprocessWebhook)
+	if h.cfg.Notifications != nil {
+		merchant.GET("/notifications", h.endpoints)
+		merchant.POST("/notifications", h.createEndpoint)
+		merchant.GET("/notifications/:id", h.showEndpoint)
+		merchant.POST("/notifications/:id", h.updateEndpoint)
+		merchant.POST("/notifications/:id/:action", h.endpointAction)
+		merchant.GET("/notifications/deliveries/:id", h.showDelivery)
+		merchant.POST("/notifications/deliveries/:id/redeliver", h.redeliver)
+	}
 	merchant.GET("/account", h.accountPage)
 	merchant.POST("/account/password", h.changePassword)
 	merchant.GET("/account/api-keys", h.apiKeysPage)

@@ -81,6 +81,9 @@ func (db *DB) CreateOrder(ctx context.Context, o checkout.Order, first checkout.
 		if _, err = tx.ExecContext(ctx, db.q(`UPDATE orders SET last_seq = ? WHERE id = ?`), seq, o.ID); err != nil {
 			return err
 		}
+		if err := db.queueNotification(ctx, tx, "", o); err != nil {
+			return err
+		}
 		return db.notify(ctx, tx, o.ID, seq)
 	})
 	return o, err
@@ -238,6 +241,7 @@ func (db *DB) UpdateOrder(ctx context.Context, id int64, fn func(*checkout.Order
 		if err != nil {
 			return err
 		}
+		prev := o.State
 		ch, err := fn(&o)
 		if err != nil {
 			up.Order = o
@@ -293,6 +297,9 @@ func (db *DB) UpdateOrder(ctx context.Context, id int64, fn func(*checkout.Order
 			o.Late, formatTime(o.NextCheckAt), o.CheckAttempts, o.LastSeq, o.PaymentLink, o.ID)
 		up.Order = o
 		if err != nil || len(up.Events) == 0 {
+			return err
+		}
+		if err := db.queueNotification(ctx, tx, prev, o); err != nil {
 			return err
 		}
 		return db.notify(ctx, tx, o.ID, o.LastSeq)

@@ -159,6 +159,13 @@ func figures(r *results) []figure {
 		add(with("memory per idle stream", kib, "KiB", math.Round(bmem*10)/10, "bare KiB", "≤ 24 KiB and ≤ 1.1 × bare",
 			ptr(af.PerStreamBytes > 0 && kib <= 24 && bmem > 0 && af.PerStreamBytes/1024 <= 1.1*bmem)))
 	}
+	if n := r.Notify; n != nil {
+		add(with("notifications delivered/s", n.DeliveredPerS, "/s", h.PerSec, "healthz req/s", "≥ 1000",
+			ptr(n.DeliveredPerS >= 1000 && n.Lost == 0 && n.BadSignature == 0)))
+		add(with("change → shop p50", n.Steady.P50, "ms", h.Latency.P50, "healthz p50", "", nil))
+		add(with("change → shop p99", n.Steady.P99, "ms", h.Latency.P99, "healthz p99", "< 50 ms",
+			ptr(n.Steady.P99 > 0 && n.Steady.P99 < 50)))
+	}
 	if o := r.Orders; o != nil {
 		add(with("orders created/s", o.PerSec, "req/s", h.PerSec, "healthz req/s", "≥ 800", ptr(o.PerSec >= 800 && o.Failed == 0)))
 		add(with("order p50", o.Latency.P50, "ms", h.Latency.P50, "healthz p50", "", nil))

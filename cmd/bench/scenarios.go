@@ -33,6 +33,7 @@ type results struct {
 	Healthz   loadResult     `json:"healthz"`
 	Orders    *loadResult    `json:"orders,omitempty"`
 	APIOrders *loadResult    `json:"api_orders,omitempty"`
+	Notify    *notifyResult  `json:"notifications,omitempty"`
 	Ingest    *ingestResult  `json:"ingest,omitempty"`
 	AppFanout *fanoutResult  `json:"app_fanout,omitempty"`
 	Bare      *fanoutResult  `json:"bare_fanout,omitempty"`
@@ -227,6 +228,11 @@ func (b *bench) all(ctx context.Context) error {
 	// 5. Order creation through the signed-in form.
 	if err := b.orders(ctx, a, db); err != nil {
 		return fmt.Errorf("order creation: %w", err)
+	}
+
+	// 6. The shop's notifications, on the same app.
+	if err := b.notifications(ctx, a); err != nil {
+		return fmt.Errorf("notifications: %w", err)
 	}
 
 	// Setup for 2-4: enough real orders, their payments accepted in the sandbox.
