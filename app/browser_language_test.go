@@ -253,7 +253,7 @@ func TestBrowserPayPageInEveryLanguage(t *testing.T) {
 	desk.load(t, "open the sign-in page", 200, chromedp.Navigate(a.URL+"/login"))
 	checkA11y(t, desk, axe, "/login")
 	signInInBrowser(t, a, desk)
-	for _, p := range []string{"/orders", "/orders/new", "/orders/new?q=a", orderPath(o), orderPath(failed), "/webhook-log", "/account", "/account/api-keys"} {
+	for _, p := range []string{"/orders", "/orders/new", "/orders/new?q=a", orderPath(o), orderPath(failed), "/webhook-log", "/notifications", "/account", "/account/api-keys"} {
 		desk.load(t, "open "+p, 200, chromedp.Navigate(a.URL+p))
 		checkA11y(t, desk, axe, p)
 	}
