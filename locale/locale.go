@@ -174,9 +174,9 @@ func (c *Catalog) Printer(l Language) *Printer {
 	return c.printers[languages[0].Code]
 }
 
-// Printer writes one reader's language; it is safe for concurrent use. Its methods never fail: a message missing from the
-// reader's catalogue falls back to English, and one missing there shows its ID (TestCatalogues
-// fails on both).
+// Printer writes one reader's language; it is safe for concurrent use. Its methods never fail:
+// a message missing from the reader's catalogue falls back to English, and one missing there
+// shows its ID (TestCatalogues fails on both).
 type Printer struct {
 	Language
 	loc      *goi18n.Localizer
