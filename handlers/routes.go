@@ -30,6 +30,7 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	e.Use(h.requestLog())
 	e.Use(middleware.Recover())
 	e.Use(h.securityHeaders)
+	e.Use(h.shopLocale)
 
 	// Probes, and metrics when they are served here (behind a bearer token).
 	e.GET("/healthz", h.healthz)
@@ -54,9 +55,10 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	}
 	webhooks.Any("/*", echo.NotFoundHandler)
 
-	// The customer's page and its stream: the token is the only key.
-	e.GET("/pay/:token", h.payPage, noReferrer)
-	e.GET("/pay/:token/events", h.payEvents, noReferrer, stream, h.limitStreams)
+	// The customer's page and its stream: the token is the only key. Both are written in the
+	// reader's language.
+	e.GET("/pay/:token", h.payPage, noReferrer, h.customerLanguage)
+	e.GET("/pay/:token/events", h.payEvents, noReferrer, stream, h.limitStreams, h.customerLanguage)
 	e.GET("/pay/:token/qr.svg", h.payQR, noReferrer)
 	e.GET("/pay/:token/banq-qr.svg", h.payBanqQR, noReferrer)
 
