@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -36,7 +37,8 @@ func TestBrowserExampleShop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = shop.New(shop.Config{Checkout: a.URL, APIKey: key, Secret: ep.Secret, Public: srv.URL})
+	srv.Config.Handler = shop.New(shop.Config{Checkout: a.URL, APIKey: key, Secret: ep.Secret, Public: srv.URL,
+		Logger: slog.New(slog.DiscardHandler)})
 
 	customer := b.newTab("customer", 390, 844, true)
 	payer := b.newTab("payer", 390, 844, true)
