@@ -3,15 +3,18 @@ GO      ?= go
 BIN     ?= bin/checkout
 FUZZTIME ?= 5s
 BENCHFLAGS ?=
+# go-sqlite3 compiles SQLite's full-text search (FTS5, the merchant list's search) only with this
+# tag: every build, test and run needs it.
+TAGS    ?= sqlite_fts5
 
 .PHONY: run test build generate check-generated lint fuzz bench clean
 
 run: ## the checkout on the built-in Banq sandbox, at http://localhost:8080
 	@echo "The first build compiles SQLite (cgo) and takes a few minutes; later runs start in seconds."
-	$(GO) run .
+	$(GO) run -tags $(TAGS) .
 
 build: ## a static-ish binary with cgo (go-sqlite3)
-	CGO_ENABLED=1 $(GO) build -trimpath -o $(BIN) .
+	CGO_ENABLED=1 $(GO) build -tags $(TAGS) -trimpath -o $(BIN) .
 
 generate: ## regenerate templ components (committed)
 	$(GO) tool templ generate
@@ -23,20 +26,20 @@ check-generated: ## fail when the committed *_templ.go are stale
 
 lint: ## gofmt, go vet, staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$'); echo "gofmt needed"; exit 1; }
-	$(GO) vet ./...
-	$(GO) tool staticcheck ./...
+	$(GO) vet -tags $(TAGS) ./...
+	$(GO) tool staticcheck -tags $(TAGS) ./...
 
 fuzz: ## each fuzz target for a short, fixed time
-	$(GO) test -run='^$$' -fuzz='^FuzzVerifyAndParseWebhook$$' -fuzztime=$(FUZZTIME) ./banq/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseMoney$$' -fuzztime=$(FUZZTIME) ./banq/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseNewOrder$$' -fuzztime=$(FUZZTIME) ./checkout/
+	$(GO) test -tags $(TAGS) -run='^$$' -fuzz='^FuzzVerifyAndParseWebhook$$' -fuzztime=$(FUZZTIME) ./banq/
+	$(GO) test -tags $(TAGS) -run='^$$' -fuzz='^FuzzParseMoney$$' -fuzztime=$(FUZZTIME) ./banq/
+	$(GO) test -tags $(TAGS) -run='^$$' -fuzz='^FuzzParseNewOrder$$' -fuzztime=$(FUZZTIME) ./checkout/
 
 test: check-generated lint ## every test, with the race detector, then the fuzzers briefly
-	$(GO) test -race -count=1 -timeout=20m ./...
+	$(GO) test -tags $(TAGS) -race -count=1 -timeout=20m ./...
 	$(MAKE) --no-print-directory fuzz
 
 bench: ## the load benchmark against the real app and sandbox on loopback (under 3 minutes); BENCHFLAGS="-h" lists its flags
-	$(GO) run ./cmd/bench $(BENCHFLAGS)
+	$(GO) run -tags $(TAGS) ./cmd/bench $(BENCHFLAGS)
 
 clean:
 	rm -rf bin data

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
@@ -156,18 +158,33 @@ func (db *DB) orderWhere(f checkout.OrderFilter) (string, []any) {
 	}
 	if s := strings.TrimSpace(f.Search); s != "" {
 		s = strings.TrimPrefix(s, "#")
-		like := "LIKE"
-		if db.pg != nil {
-			like = "ILIKE" // SQLite's LIKE ignores ASCII case already
+		var cond string
+		switch {
+		case db.pg != nil:
+			// Trigram indexes (pg_trgm) serve ILIKE, which folds case by the database's locale.
+			cond = `customer_name ILIKE ? ESCAPE '\' OR description ILIKE ? ESCAPE '\'`
+			pattern := "%" + escapeLike(s) + "%"
+			args = append(args, pattern, pattern)
+		case utf8.RuneCountInString(s) >= 3:
+			// A phrase of trigrams in the FTS5 index: a substring, case folded in every script.
+			cond = `id IN (SELECT rowid FROM orders_search WHERE orders_search MATCH ?)`
+			args = append(args, `"`+strings.ReplaceAll(s, `"`, `""`)+`"`)
+		default:
+			// Shorter than a trigram, so the index cannot answer: LIKE over every row, once per
+			// case of each letter, as SQLite's LIKE folds only ASCII.
+			var ors []string
+			for _, v := range caseVariants(s) {
+				ors = append(ors, `customer_name LIKE ? ESCAPE '\' OR description LIKE ? ESCAPE '\'`)
+				pattern := "%" + escapeLike(v) + "%"
+				args = append(args, pattern, pattern)
+			}
+			cond = strings.Join(ors, " OR ")
 		}
-		cond := `(customer_name ` + like + ` ? ESCAPE '\' OR description ` + like + ` ? ESCAPE '\'`
-		pattern := "%" + escapeLike(s) + "%"
-		args = append(args, pattern, pattern)
 		if id, err := strconv.ParseInt(s, 10, 64); err == nil {
 			cond += ` OR id = ?`
 			args = append(args, id)
 		}
-		where = append(where, cond+")")
+		where = append(where, "("+cond+")")
 	}
 	if len(where) == 0 {
 		return "", nil
@@ -195,6 +212,27 @@ func (db *DB) EachOrder(ctx context.Context, f checkout.OrderFilter, fn func(che
 		}
 	}
 	return wrap(rows.Err())
+}
+
+// caseVariants returns s spelled with every case of each of its letters (unicode.SimpleFold's
+// orbit: "é" gives "é" and "É"), for a search of one or two characters. ASCII letters stay as
+// they are: LIKE folds them itself.
+func caseVariants(s string) []string {
+	out := []string{""}
+	for _, r := range s {
+		var next []string
+		for _, prefix := range out {
+			c := r
+			for {
+				next = append(next, prefix+string(c))
+				if c = unicode.SimpleFold(c); c == r || r < utf8.RuneSelf {
+					break
+				}
+			}
+		}
+		out = next
+	}
+	return out
 }
 
 func escapeLike(s string) string {

@@ -29,6 +29,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"WebhookInboxDeduplicates", testWebhookInboxDeduplicates},
 		{"ListOrdersFiltersAndPages", testListOrdersFiltersAndPages},
+		{"SearchFoldsCaseInEveryScript", testSearchFoldsCaseInEveryScript},
 		{"Sessions", testSessions},
 		{"ConcurrentTransitionsOfOneOrder", testConcurrentTransitionsOfOneOrder},
 		{"ClaimsAreExclusive", testClaimsAreExclusive},
@@ -249,6 +250,63 @@ func testListOrdersFiltersAndPages(t *testing.T, open Opener) {
 	page, _, _ = db.ListOrders(ctx, checkout.OrderFilter{Search: "%_"})
 	if len(page) != 1 || page[0].ID != special.ID {
 		t.Fatalf("literal search: got %d orders", len(page))
+	}
+}
+
+// The merchant list's search finds a substring of a customer's name or of a description,
+// whatever its case, in Cyrillic, Greek and accented Latin as in ASCII; short searches too.
+func testSearchFoldsCaseInEveryScript(t *testing.T, open Opener) {
+	db := open(t)
+	ctx := context.Background()
+	ids := map[string]int64{}
+	for _, o := range []struct{ name, description string }{
+		{"Аня Петрова", "Чай с лимоном"},
+		{"Σίσυφος Παπαδόπουλος", "Ελληνικός καφές"},
+		{"Élodie Dupré", "Crème brûlée"},
+		{"Ada Lovelace", "Analytical engine"},
+	} {
+		created, err := db.CreateOrder(ctx, checkout.Order{Token: "t-" + o.name, IdempotencyKey: "k-" + o.name, Amount: 1,
+			Description: o.description, CustomerBanq: "b", CustomerName: o.name, State: checkout.StateWaiting},
+			checkout.Event{Kind: checkout.EventCreated, State: checkout.StateWaiting, Message: "created"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[o.name] = created.ID
+	}
+	for _, tc := range []struct{ search, want string }{
+		{"аня", "Аня Петрова"},
+		{"АНЯ", "Аня Петрова"},
+		{"ПЕТРОВ", "Аня Петрова"},
+		{"етро", "Аня Петрова"},
+		{"ЛИМОН", "Аня Петрова"},
+		{"ан", "Аня Петрова"}, // shorter than a trigram
+		{"σίσυφ", "Σίσυφος Παπαδόπουλος"},
+		{"ΠΑΠΑΔΌΠ", "Σίσυφος Παπαδόπουλος"},
+		{"ΚΑΦΈ", "Σίσυφος Παπαδόπουλος"},
+		{"élodie", "Élodie Dupré"},
+		{"DUPRÉ", "Élodie Dupré"},
+		{"CRÈME BRÛ", "Élodie Dupré"},
+		{"É", "Élodie Dupré"},
+		{"LOVEL", "Ada Lovelace"},
+		{"engine", "Ada Lovelace"},
+	} {
+		page, _, err := db.ListOrders(ctx, checkout.OrderFilter{Search: tc.search})
+		if err != nil {
+			t.Fatalf("search %q: %v", tc.search, err)
+		}
+		if len(page) != 1 || page[0].ID != ids[tc.want] {
+			var got []string
+			for _, o := range page {
+				got = append(got, o.CustomerName)
+			}
+			t.Errorf("search %q: got %q, want [%s]", tc.search, got, tc.want)
+		}
+	}
+	// Quotes and the full-text query syntax are searched for, not interpreted.
+	for _, s := range []string{`"`, `a"b"c`, `Аня OR Ada`, `Ada*`, `NEAR(Ada)`, `-Ada`} {
+		if page, _, err := db.ListOrders(ctx, checkout.OrderFilter{Search: s}); err != nil || len(page) != 0 {
+			t.Errorf("search %q: got %d orders, %v; want none", s, len(page), err)
+		}
 	}
 }
 
