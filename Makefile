@@ -3,6 +3,7 @@ GO      ?= go
 BIN     ?= bin/checkout
 FUZZTIME ?= 5s
 BENCHFLAGS ?=
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # go-sqlite3 compiles SQLite's full-text search (FTS5, the merchant list's search) only with this
 # tag: every build, test and run needs it.
 TAGS    ?= sqlite_fts5
@@ -13,8 +14,8 @@ run: ## the checkout on the built-in Banq sandbox, at http://localhost:8080
 	@echo "The first build compiles SQLite (cgo) and takes a few minutes; later runs start in seconds."
 	$(GO) run -tags $(TAGS) .
 
-build: ## a static-ish binary with cgo (go-sqlite3)
-	CGO_ENABLED=1 $(GO) build -tags $(TAGS) -trimpath -o $(BIN) .
+build: ## a static-ish binary with cgo (go-sqlite3), its version stamped (checkout version)
+	CGO_ENABLED=1 $(GO) build -tags $(TAGS) -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
 
 generate: ## regenerate templ components (committed)
 	$(GO) tool templ generate
