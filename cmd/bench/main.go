@@ -75,6 +75,11 @@ type options struct {
 	settle       time.Duration
 	memGC        bool
 	markdown     bool
+	listOrders   int
+	listRequests int
+	listDur      time.Duration
+	openDur      time.Duration
+	listOnly     bool
 }
 
 func parseOptions(args []string) (options, error) {
@@ -99,14 +104,27 @@ func parseOptions(args []string) (options, error) {
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "idle time before reading RSS")
 	fs.BoolVar(&o.markdown, "md", false, "also print the table as Markdown (for the README)")
 	fs.BoolVar(&o.memGC, "mem-gc", false, "after reading RSS, collect garbage in the servers and report their Go memory (diagnosis)")
+	fs.IntVar(&o.listOrders, "list-orders", 0, "seed a shop of this many orders (1000000 for a shop after a few years) and time the merchant list and CSV export on it; 0 skips it")
+	fs.IntVar(&o.listRequests, "list-requests", 300, "requests per filter of the merchant list")
+	fs.DurationVar(&o.listDur, "list-duration", 4*time.Second, "bound per filter of the merchant list")
+	fs.DurationVar(&o.openDur, "open-duration", 3*time.Second, "length of each open-loop (constant rate) run")
+	fs.BoolVar(&o.listOnly, "list-only", false, "run only the healthz baseline and the merchant list scenario (with -list-orders)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	timeoutSet := false
+	fs.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "timeout" })
+	if o.listOrders > 0 && !timeoutSet {
+		o.timeout += 4 * time.Minute // seeding a million orders takes a minute or two on a shared core
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if o.streamOrders < 1 || o.streams < o.streamOrders || o.streams%o.streamOrders != 0 {
 		return o, fmt.Errorf("-streams (%d) must be a multiple of -stream-orders (%d)", o.streams, o.streamOrders)
+	}
+	if o.listOnly && o.listOrders < 1 {
+		return o, fmt.Errorf("-list-only needs -list-orders")
 	}
 	if o.fanoutRate <= 0 || o.ingestConc < 1 || o.ordersConc < 1 || o.ingestN < 1 {
 		return o, fmt.Errorf("rates, counts and concurrencies must be positive")

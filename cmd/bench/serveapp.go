@@ -90,6 +90,8 @@ func serveApp(args []string) error {
 	// Every webhook comes from one address here; the per-address limit against floods would
 	// answer 429 to the bench, so it is lifted.
 	cfg.WebhookRate = handlers.Rate{PerSecond: 1e9, Burst: 1 << 30}
+	// Likewise every stream: the fan-out run opens thousands from one address, several per link.
+	cfg.StreamLimits = handlers.StreamLimits{PerAddress: 1 << 30, PerLink: 1 << 30}
 	log := app.NewLogger(os.Stderr, cfg.LogFormat, cfg.LogLevel)
 	a, err := app.New(ctx, cfg, log, io.Discard)
 	if err != nil {

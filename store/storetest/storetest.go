@@ -264,6 +264,7 @@ func testSearchFoldsCaseInEveryScript(t *testing.T, open Opener) {
 		{"Σίσυφος Παπαδόπουλος", "Ελληνικός καφές"},
 		{"Élodie Dupré", "Crème brûlée"},
 		{"Ada Lovelace", "Analytical engine"},
+		{"Adalbert Payer", "Invoice 4711"},
 	} {
 		created, err := db.CreateOrder(ctx, checkout.Order{Token: "t-" + o.name, IdempotencyKey: "k-" + o.name, Amount: 1,
 			Description: o.description, CustomerBanq: "b", CustomerName: o.name, State: checkout.StateWaiting},
@@ -289,6 +290,7 @@ func testSearchFoldsCaseInEveryScript(t *testing.T, open Opener) {
 		{"É", "Élodie Dupré"},
 		{"LOVEL", "Ada Lovelace"},
 		{"engine", "Ada Lovelace"},
+		{"4711", "Adalbert Payer"}, // a number that is no order's, found in a description
 	} {
 		page, _, err := db.ListOrders(ctx, checkout.OrderFilter{Search: tc.search})
 		if err != nil {
@@ -301,6 +303,21 @@ func testSearchFoldsCaseInEveryScript(t *testing.T, open Opener) {
 			}
 			t.Errorf("search %q: got %q, want [%s]", tc.search, got, tc.want)
 		}
+	}
+	// A search combines with the other filters and pages.
+	if page, _, err := db.ListOrders(ctx, checkout.OrderFilter{Search: "аня", State: checkout.StatePaid}); err != nil || len(page) != 0 {
+		t.Errorf("search аня among paid orders: got %d, %v; want none", len(page), err)
+	}
+	if page, _, err := db.ListOrders(ctx, checkout.OrderFilter{Search: "аня", State: checkout.StateWaiting}); err != nil || len(page) != 1 {
+		t.Errorf("search аня among waiting orders: got %d, %v; want 1", len(page), err)
+	}
+	page, more, err := db.ListOrders(ctx, checkout.OrderFilter{Search: "ada", Limit: 1})
+	if err != nil || len(page) != 1 || !more {
+		t.Fatalf("search ada, one per page: got %d, more %v, %v; want 1 and more", len(page), more, err)
+	}
+	next, more, err := db.ListOrders(ctx, checkout.OrderFilter{Search: "ada", Limit: 1, Before: page[0].ID})
+	if err != nil || len(next) != 1 || more || next[0].ID >= page[0].ID {
+		t.Fatalf("search ada, second page: got %d, more %v, %v; want one older order, the last", len(next), more, err)
 	}
 	// Quotes and the full-text query syntax are searched for, not interpreted.
 	for _, s := range []string{`"`, `a"b"c`, `Аня OR Ada`, `Ada*`, `NEAR(Ada)`, `-Ada`} {
