@@ -80,13 +80,14 @@ type options struct {
 	listDur      time.Duration
 	openDur      time.Duration
 	listOnly     bool
+	phone        bool
 }
 
 func parseOptions(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&o.out, "out", "bench/results.json", "where to write the results")
-	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "bound on the whole run")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "bound on the whole run")
 	fs.BoolVar(&o.pin, "pin", runtime.NumCPU() >= 2, "pin the server and the load generator to different CPUs")
 	fs.StringVar(&o.serverCPUs, "server-cpus", "0", "CPUs of the server under test when pinned")
 	fs.StringVar(&o.loadCPUs, "load-cpus", "1", "CPUs of the load generator when pinned")
@@ -104,11 +105,12 @@ func parseOptions(args []string) (options, error) {
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "idle time before reading RSS")
 	fs.BoolVar(&o.markdown, "md", false, "also print the table as Markdown (for the README)")
 	fs.BoolVar(&o.memGC, "mem-gc", false, "after reading RSS, collect garbage in the servers and report their Go memory (diagnosis)")
-	fs.IntVar(&o.listOrders, "list-orders", 0, "seed a shop of this many orders (1000000 for a shop after a few years) and time the merchant list and CSV export on it; 0 skips it")
+	fs.IntVar(&o.listOrders, "list-orders", 1_000_000, "seed a shop of this many orders (a shop after a few years) and time the merchant list and CSV export on it; 0 skips it")
 	fs.IntVar(&o.listRequests, "list-requests", 300, "requests per filter of the merchant list")
 	fs.DurationVar(&o.listDur, "list-duration", 4*time.Second, "bound per filter of the merchant list")
 	fs.DurationVar(&o.openDur, "open-duration", 3*time.Second, "length of each open-loop (constant rate) run")
 	fs.BoolVar(&o.listOnly, "list-only", false, "run only the healthz baseline and the merchant list scenario (with -list-orders)")
+	fs.BoolVar(&o.phone, "phone", true, "load the payment page in headless Chromium as a phone on slow 4G (needs chromium)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

@@ -37,6 +37,7 @@ type results struct {
 	Bare      *fanoutResult         `json:"bare_fanout,omitempty"`
 	List      *listResult           `json:"list,omitempty"`
 	OpenLoop  map[string]openResult `json:"open_loop,omitempty"`
+	Phone     *phoneResult          `json:"phone,omitempty"`
 	Profiles  []string              `json:"profiles,omitempty"`
 	Notes     []string              `json:"notes,omitempty"`
 	Errors    []string              `json:"errors,omitempty"`
@@ -284,6 +285,16 @@ func (b *bench) all(ctx context.Context) error {
 	paths := make([]string, len(fanOrders))
 	for i, o := range fanOrders {
 		paths[i] = "/pay/" + url.PathEscape(o.token) + "/events"
+	}
+	// The customer's first second, on this fresh app: a waiting order's payment page.
+	if b.o.phone {
+		b.step("payment page on an emulated phone (slow 4G, CPU 4× slower), %d cold loads each way", phoneLoads)
+		pr, err := b.phone(ctx, a2.info.URL+paths[0][:len(paths[0])-len("/events")])
+		if err != nil {
+			b.res.Notes = append(b.res.Notes, "phone: "+err.Error())
+		} else {
+			b.res.Phone = pr
+		}
 	}
 	webhookClient := newClient(64)
 	fr, err := b.fanout(ctx, "app", a2, paths, `data-state="accepted"`, func(ctx context.Context, i int) (int, error) {
@@ -593,7 +604,7 @@ func (b *bench) ingest(ctx context.Context, a *child, db *sql.DB, orders []bench
 			return post(ctx, oc, a.info.URL+"/webhooks/banq", body, sig)
 		})
 		b.res.OpenLoop[fmt.Sprintf("webhooks %.0f%%", share*100)] = or
-		if err := waitDrained(ctx, db, 60*time.Second); err != nil {
+		if err := waitDrained(ctx, db, 120*time.Second); err != nil {
 			return err
 		}
 	}
