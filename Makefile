@@ -8,11 +8,19 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # tag: every build, test and run needs it.
 TAGS    ?= sqlite_fts5
 
-.PHONY: run test build generate check-generated lint fuzz bench clean
+.PHONY: run shop test build generate check-generated lint fuzz bench clean
 
 run: ## the checkout on the built-in Banq sandbox, at http://localhost:8080
 	@echo "The first build compiles SQLite (cgo) and takes a few minutes; later runs start in seconds."
 	$(GO) run -tags $(TAGS) .
+
+shop: ## the example shop beside `make run` (sandbox), at http://127.0.0.1:8090; its API key and notification endpoint are made once, into data/shop.env
+	@test -f data/shop.env || { mkdir -p data && \
+	  key=$$($(GO) run -tags $(TAGS) . key create example-shop -scopes orders:read,orders:write | sed -n 's/^key //p') && \
+	  secret=$$($(GO) run -tags $(TAGS) . endpoint add http://127.0.0.1:8090/checkout-events -description 'the example shop' | sed -n 's/^secret //p') && \
+	  test -n "$$key" && test -n "$$secret" && \
+	  printf 'SHOP_API_KEY=%s\nSHOP_WEBHOOK_SECRET=%s\n' "$$key" "$$secret" > data/shop.env; }
+	@set -a && . ./data/shop.env && set +a && $(GO) run -tags $(TAGS) ./examples/shop/cmd/shop
 
 build: ## a static-ish binary with cgo (go-sqlite3), its version stamped (checkout version)
 	CGO_ENABLED=1 $(GO) build -tags $(TAGS) -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
@@ -34,6 +42,7 @@ fuzz: ## each fuzz target for a short, fixed time
 	$(GO) test -tags $(TAGS) -run='^$$' -fuzz='^FuzzVerifyAndParseWebhook$$' -fuzztime=$(FUZZTIME) ./banq/
 	$(GO) test -tags $(TAGS) -run='^$$' -fuzz='^FuzzParseMoney$$' -fuzztime=$(FUZZTIME) ./banq/
 	$(GO) test -tags $(TAGS) -run='^$$' -fuzz='^FuzzParseNewOrder$$' -fuzztime=$(FUZZTIME) ./checkout/
+	$(GO) test -tags $(TAGS) -run='^$$' -fuzz='^FuzzAPIOrderBody$$' -fuzztime=$(FUZZTIME) ./handlers/
 
 test: check-generated lint ## every test, with the race detector, then the fuzzers briefly
 	$(GO) test -tags $(TAGS) -race -count=1 -timeout=20m ./...

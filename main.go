@@ -53,6 +53,8 @@ Usage:
   checkout sandbox trigger ACTION --order N
                                drive an order's sandbox payment (approve, decline, ...)
   checkout user add EMAIL      add a merchant user (password from the terminal or stdin)
+  checkout endpoint add URL    add a notification endpoint of the shop's; prints its signing secret
+  checkout endpoint list       list the notification endpoints
   checkout backup FILE         write a consistent copy of the database while it runs
   checkout healthcheck         exit 0 if the checkout on this machine answers /healthz (containers)
   checkout version             print the version and the revision it was built from
@@ -95,12 +97,14 @@ func dispatch(ctx context.Context, cmd string, args []string, getenv func(string
 		return sandbox.Run(ctx, args, getenv, stdout, stderr)
 	case "user":
 		return userCommand(ctx, args, getenv, stdin, stdout, stderr)
+	case "endpoint":
+		return endpointCommand(ctx, args, getenv, stdout, stderr)
 	case "backup":
 		return backup(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args, getenv, stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (want serve, sandbox, user add, backup, healthcheck, version or help)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, sandbox, user add, endpoint, backup, healthcheck, version or help)", cmd)
 }
 
 // printVersion prints the version (stamped, else the module's), the VCS revision and time the

@@ -33,6 +33,7 @@ import (
 	"github.com/banq-checkout/checkout/ingest"
 	"github.com/banq-checkout/checkout/live"
 	"github.com/banq-checkout/checkout/metrics"
+	"github.com/banq-checkout/checkout/notify"
 	"github.com/banq-checkout/checkout/store"
 )
 
@@ -51,6 +52,9 @@ type App struct {
 	Service *checkout.Service
 	Echo    *echo.Echo
 	Metrics *metrics.Metrics
+	// Sender delivers the shop's notifications; Notify keeps its endpoints.
+	Sender *notify.Sender
+	Notify *notify.Manager
 
 	ln            net.Listener
 	metricsLn     net.Listener
@@ -154,6 +158,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		a.Feeder = live.NewFeeder(a.Hub, a.DB, log.With("component", "live-feed"))
 		pub = a.Feeder
 	}
+	policy := NotifyPolicy(cfg)
+	a.Sender = notify.NewSender(notify.SenderConfig{Policy: policy, PublicURL: a.url, Logger: log.With("component", "notify")}, a.DB)
+	a.Notify = notify.NewManager(a.DB, policy, nil, a.Sender.Wake)
+	pub = wakeSender{Publisher: pub, sender: a.Sender}
 	// Deliveries being received, marked by the HTTP side, let the worker go second.
 	gate := &ingest.Gate{}
 	a.Service = checkout.New(checkout.Config{
@@ -190,6 +198,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		SessionKeys:    sessionKeys,
 		WebhookRate:    cfg.WebhookRate,
 		WebhookBadRate: cfg.WebhookBadRate,
+		APIRate:        cfg.APIRate,
 		TrustedProxies: cfg.TrustedProxies,
 		SignInLimits:   cfg.SignInLimits,
 		PasswordCost:   cfg.PasswordCost,
@@ -205,6 +214,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		Brand:          brand,
 		WebhookURL:     a.webhookURL(),
 		OrderTTL:       cfg.OrderTTL,
+		Notifications:  a.Notify,
 	}, a.DB, a.Service, a.Banq, a.Hub)
 	a.Echo = echo.New()
 	a.Echo.HideBanner, a.Echo.HidePort = true, true
@@ -432,6 +442,14 @@ func (a *App) Run(ctx context.Context) error {
 			a.Service.RunReconciler(ctx, a.cfg.ReconcileInterval)
 		})
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.DB.ReleaseDeliveryLeases(workCtx); err != nil {
+			a.log.Error("release notification leases left by a previous process", "err", err)
+		}
+		a.Sender.Run(workCtx)
+	}()
 	if a.Feeder != nil {
 		wg.Add(2)
 		go func() {
@@ -517,4 +535,22 @@ func NewLogger(w io.Writer, format, level string) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// wakeSender publishes a committed change and wakes the notification sender, whose outbox rows
+// that change may have written. (Other instances' changes reach their senders by their poll.)
+type wakeSender struct {
+	checkout.Publisher
+	sender *notify.Sender
+}
+
+func (w wakeSender) Publish(u checkout.Update) {
+	w.Publisher.Publish(u)
+	w.sender.Wake()
+}
+
+// NotifyPolicy is where the shop's notification endpoints may be: sandbox mode lets them be on
+// this machine, since the shop being tried runs beside it.
+func NotifyPolicy(cfg Config) notify.Policy {
+	return notify.Policy{AllowLoopback: cfg.Sandbox(), AllowPrivate: cfg.NotifyAllowPrivate}
 }

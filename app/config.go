@@ -60,9 +60,13 @@ type Config struct {
 	// CHECKOUT_SSE_MAX_PER_ADDRESS, CHECKOUT_SSE_MAX_PER_LINK: live streams at once.
 	StreamLimits handlers.StreamLimits
 
-	MetricsAddr    string       // CHECKOUT_METRICS_ADDR: /metrics on a listener of its own; "" (or "off") for none
-	MetricsToken   string       // CHECKOUT_METRICS_TOKEN: bearer token /metrics requires; also serves it on Addr
-	TrustedProxies []*net.IPNet // CHECKOUT_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
+	MetricsAddr    string        // CHECKOUT_METRICS_ADDR: /metrics on a listener of its own; "" (or "off") for none
+	MetricsToken   string        // CHECKOUT_METRICS_TOKEN: bearer token /metrics requires; also serves it on Addr
+	TrustedProxies []*net.IPNet  // CHECKOUT_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
+	APIRate        handlers.Rate // CHECKOUT_API_RATE: API requests a second per API key (bursts of 5 seconds' worth)
+	// NotifyAllowPrivate (CHECKOUT_NOTIFY_ALLOW_PRIVATE) lets notification endpoints be on private,
+	// loopback and link-local addresses: for a shop on the operator's internal network.
+	NotifyAllowPrivate bool
 
 	// Knobs for tests, not read from the environment: zero means the handlers' defaults.
 	WebhookRate    handlers.Rate // webhooks per source address
@@ -203,6 +207,24 @@ var settings = []setting{
 		}},
 	{env: "CHECKOUT_METRICS_TOKEN", help: "16+ characters: /metrics then needs it as bearer token, and is also served on CHECKOUT_ADDR",
 		set: text(func(c *Config) *string { return &c.MetricsToken })},
+	{env: "CHECKOUT_API_RATE", def: "20", help: "API requests a second per API key (bursts of 5 seconds' worth)",
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil || n < 1 || n > 1e6 {
+				return fmt.Errorf("%q is not a number of requests a second from 1 to 1000000", v)
+			}
+			c.APIRate = handlers.Rate{PerSecond: n, Burst: int(5 * n)}
+			return nil
+		}},
+	{env: "CHECKOUT_NOTIFY_ALLOW_PRIVATE", def: "false", help: "true lets the shop's notification endpoints be on private, loopback and link-local addresses",
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			c.NotifyAllowPrivate = b
+			return nil
+		}},
 	{env: "CHECKOUT_TRUSTED_PROXIES", help: "comma-separated addresses or CIDR ranges of proxies whose X-Forwarded-For is believed",
 		set: func(c *Config, v string) error {
 			var bad []string

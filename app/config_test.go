@@ -72,6 +72,8 @@ func TestParseConfigNamesTheBadVariable(t *testing.T) {
 		{map[string]string{"SANDBOX_FAULTS": `{"dropWebhooks":`}, "SANDBOX_FAULTS"},
 		{map[string]string{"SANDBOX_FAULTS": `{"dropWebhooks":2}`}, "SANDBOX_FAULTS"},
 		{map[string]string{"CHECKOUT_LOG_FORMAT": "xml"}, "CHECKOUT_LOG_FORMAT"},
+		{map[string]string{"CHECKOUT_API_RATE": "lots"}, "CHECKOUT_API_RATE"},
+		{map[string]string{"CHECKOUT_API_RATE": "0"}, "CHECKOUT_API_RATE"},
 		{map[string]string{"CHECKOUT_SESSION_KEY": "short"}, "CHECKOUT_SESSION_KEY"},
 		{with("CHECKOUT_SESSION_KEY", ""), "CHECKOUT_SESSION_KEY"},
 		{with("BANQ_PASSWORD", ""), "BANQ_PASSWORD"},
@@ -85,7 +87,7 @@ func TestParseConfigNamesTheBadVariable(t *testing.T) {
 		}
 	}
 	c, err := app.ParseConfig(nil, envOf(real), io.Discard)
-	if err != nil || c.Sandbox() || c.ReconcileAfter != 30*time.Second {
+	if err != nil || c.Sandbox() || c.ReconcileAfter != 30*time.Second || c.APIRate.PerSecond != 20 || c.APIRate.Burst != 100 {
 		t.Fatalf("real Banq config: got sandbox=%v, %v", c.Sandbox(), err)
 	}
 }

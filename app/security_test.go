@@ -898,6 +898,7 @@ func TestMerchantRoutesRequireSignIn(t *testing.T) {
 		"GET /pay/:token": true, "GET /pay/:token/events": true, "GET /pay/:token/qr.svg": true,
 		"GET /brand.css": true, "GET /brand/logo": true,
 		"GET /": true, "GET /login": true, "POST /login": true, "POST /logout": true,
+		"GET /pay/:token/banq-qr.svg": true, "GET /api/openapi.yaml": true,
 	}
 	// A signed-out browser with a valid CSRF pair: only the missing session can refuse it.
 	out := a.NewMerchant()
@@ -919,6 +920,10 @@ func TestMerchantRoutesRequireSignIn(t *testing.T) {
 			r = do(t, out.Client, newRequest(t, rt.Method, a.URL+path, url.Values{"_csrf": {token}}))
 		}
 		switch {
+		case strings.HasPrefix(path, "/api/v1/"): // the shop API: a key, not a session
+			if r.Status != http.StatusUnauthorized || r.Header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("signed out %s: got %d %s, want a 401 problem", key, r.Status, r.Header.Get("Content-Type"))
+			}
 		case rt.Method == http.MethodGet && strings.HasSuffix(path, "/events"):
 			if r.Status != http.StatusUnauthorized {
 				t.Errorf("signed out %s: got %d, want 401", key, r.Status)

@@ -69,6 +69,12 @@ func (f *fakeBanq) CreateGetPaidDirect(ctx context.Context, p banq.CreatePayment
 	return pay, nil
 }
 
+func (f *fakeBanq) CreateGetPaidLink(ctx context.Context, p banq.CreatePayment, key string) (banq.Payment, error) {
+	pay, err := f.CreateGetPaidDirect(ctx, p, key)
+	pay.PaymentLink = "https://banq.test/pay/" + pay.ID
+	return pay, err
+}
+
 func (f *fakeBanq) Payment(ctx context.Context, id string) (banq.Payment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -606,5 +612,30 @@ func TestLateWatchEnds(t *testing.T) {
 	f.reconcileAt(t, f.order(t, o.ID).NextCheckAt)
 	if got := f.order(t, o.ID); !got.NextCheckAt.IsZero() || got.State != checkout.StateCanceled {
 		t.Fatalf("Banq expired it: got %s, next check %v; want canceled, no longer checked", got.State, got.NextCheckAt)
+	}
+}
+
+// TestLinkOrderIsSentAsLinkAlsoWhenRetried: an order with no customer goes to Banq's
+// get-paid-link, first time or after Banq was away, and keeps the link Banq made.
+func TestLinkOrderIsSentAsLinkAlsoWhenRetried(t *testing.T) {
+	f := newFixture(t, nil)
+	n, err := checkout.ParseLinkOrder("8.00", "Socks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.banq.down = true
+	o, err := f.svc.CreateOrder(context.Background(), n)
+	if checkout.ErrorCode(err) != checkout.EUnavailable || o.State != checkout.StateCreating || !o.ByLink() {
+		t.Fatalf("with Banq away: got %s (%v), want a creating link order", o.State, err)
+	}
+	f.banq.down = false
+	o, err = f.svc.RetryCreate(context.Background(), o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o = f.order(t, o.ID)
+	p := f.banq.payments[o.PaymentID]
+	if o.State != checkout.StateWaiting || o.PaymentLink != "https://banq.test/pay/"+o.PaymentID || p.Source != nil {
+		t.Fatalf("got state %s, link %q, Banq's source %v; want waiting with Banq's link and no source", o.State, o.PaymentLink, p.Source)
 	}
 }

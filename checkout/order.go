@@ -120,7 +120,7 @@ type Order struct {
 	IdempotencyKey string // sent with the create call (and as externalOrderCode before orders sent their number)
 	Amount         banq.Money
 	Description    string
-	CustomerBanq   string // the payer's banq guid
+	CustomerBanq   string // the payer's banq guid; "" for an order paid by link
 	CustomerName   string
 	State          State
 	FailReason     banq.FailReason
@@ -137,7 +137,19 @@ type Order struct {
 	NextCheckAt    time.Time
 	CheckAttempts  int
 	LastSeq        int64 // the newest timeline event's seq
+
+	// Set by the shop's API (all empty for orders made on the form).
+	Reference   string            // the shop's own id of the order, unique
+	RequestHash string            // of the create request, to tell a repeat from a clash of references
+	Metadata    map[string]string // the shop's notes, given back as they came
+	ReturnURL   string            // where the customer goes back to once the order is paid
+	CancelURL   string            // ... once it ended any other way
+	PaymentLink string            // Banq's link the payer opens, for an order paid by link
 }
+
+// ByLink reports whether anyone holding Banq's payment link may pay the order, rather than one
+// customer the merchant named.
+func (o Order) ByLink() bool { return o.CustomerBanq == "" }
 
 // Number is the order number people read and search for.
 func (o Order) Number() string { return formatNumber(o.ID) }
@@ -251,11 +263,13 @@ const MaxRejectedBody = 2048
 // OrderFilter selects orders for the merchant's list and its CSV export.
 type OrderFilter struct {
 	State  State     // "" for all
-	Search string    // order number, customer name or description
+	Search string    // order number, customer name, description, or the shop's reference
 	From   time.Time // created at or after; zero for no bound
 	To     time.Time // created before; zero for no bound
 	Before int64     // id cursor for paging; 0 for the newest
 	Limit  int
+	// Reference selects the order with this shop reference; "" for all.
+	Reference string
 }
 
 // Change is what one apply step writes besides the order itself: timeline events to append and

@@ -42,6 +42,7 @@ type Store interface {
 // Banq is what the checkout needs from the Banq API (banq.Client implements it).
 type Banq interface {
 	CreateGetPaidDirect(ctx context.Context, p banq.CreatePayment, idempotencyKey string) (banq.Payment, error)
+	CreateGetPaidLink(ctx context.Context, p banq.CreatePayment, idempotencyKey string) (banq.Payment, error)
 	Payment(ctx context.Context, id string) (banq.Payment, error)
 	Transactions(ctx context.Context, q banq.TransactionQuery) (banq.Page[banq.Transaction], error)
 	Transaction(ctx context.Context, id string) (banq.Transaction, error)
@@ -186,10 +187,17 @@ func (s *Service) merchantBanq() string {
 type NewOrder struct {
 	Amount       banq.Money
 	Description  string
-	CustomerBanq string
+	CustomerBanq string // "" to be paid by link, by whoever opens it
 	CustomerName string
 	CreatedBy    int64
 	TTL          time.Duration // how long the customer has to pay; 0 for Config.OrderTTL
+
+	// From the shop's API; see Order.
+	Reference   string
+	RequestHash string
+	Metadata    map[string]string
+	ReturnURL   string
+	CancelURL   string
 }
 
 // Limits of an order's fields.
@@ -201,6 +209,16 @@ const (
 // ParseNewOrder validates the fields of the new-order form. It returns an *Error with code
 // EInvalid and a message per field ("amount", "description", "customer") when any is wrong.
 func ParseNewOrder(amount, description, customerBanq, customerName string) (NewOrder, error) {
+	return parseOrder(amount, description, customerBanq, customerName, false)
+}
+
+// ParseLinkOrder validates an order paid by link, which names no customer: like ParseNewOrder
+// for the amount and description.
+func ParseLinkOrder(amount, description string) (NewOrder, error) {
+	return parseOrder(amount, description, "", "", true)
+}
+
+func parseOrder(amount, description, customerBanq, customerName string, byLink bool) (NewOrder, error) {
 	fields := map[string]string{}
 	var n NewOrder
 	m, err := banq.ParseMoney(amount)
@@ -231,12 +249,14 @@ func ParseNewOrder(amount, description, customerBanq, customerName string) (NewO
 	n.CustomerBanq = strings.TrimSpace(customerBanq)
 	n.CustomerName = strings.TrimSpace(customerName)
 	switch {
+	case byLink:
+		n.CustomerBanq, n.CustomerName = "", ""
 	case n.CustomerBanq == "":
 		fields["customer"] = "Choose the customer's banq."
 	case !isGUID(n.CustomerBanq) || len([]rune(n.CustomerName)) > MaxName:
 		fields["customer"] = "That customer is not valid; choose again."
 	}
-	if n.CustomerName == "" {
+	if n.CustomerName == "" && !byLink {
 		n.CustomerName = n.CustomerBanq
 	}
 	if len(fields) > 0 {
@@ -279,10 +299,19 @@ func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
 		State:          StateCreating,
 		CreatedBy:      n.CreatedBy,
 		ExpiresAt:      now.Add(ttl),
+		Reference:      n.Reference,
+		RequestHash:    n.RequestHash,
+		Metadata:       n.Metadata,
+		ReturnURL:      n.ReturnURL,
+		CancelURL:      n.CancelURL,
 	}
 	o.NextCheckAt = nextCheck(&o, now.Add(s.cfg.RecoverAfter))
+	from := "from " + o.CustomerName
+	if o.ByLink() {
+		from = "payable by link"
+	}
 	o, err := s.store.CreateOrder(ctx, o, Event{Kind: EventCreated, State: StateCreating,
-		Message: fmt.Sprintf("Order created: %s from %s.", o.Amount.Display(), o.CustomerName)})
+		Message: fmt.Sprintf("Order created: %s %s.", o.Amount.Display(), from)})
 	if err != nil {
 		return Order{}, err
 	}
@@ -314,14 +343,19 @@ func (s *Service) send(ctx context.Context, o Order) (Order, error) {
 	}
 	callCtx, cancel := context.WithTimeout(ctx, s.cfg.CreateTimeout)
 	defer cancel()
-	p, err := s.banq.CreateGetPaidDirect(callCtx, banq.CreatePayment{
+	req := banq.CreatePayment{
 		Destination:       banq.BanqRef{BanqGUID: merchant},
-		Source:            &banq.BanqRef{BanqGUID: o.CustomerBanq},
 		Funds:             o.Amount,
 		Comment:           o.Description,
 		ExternalOrderCode: o.Number(), // what the payer, the merchant and the receipt all show
 		Frequency:         banq.FrequencyOnce,
-	}, o.IdempotencyKey)
+	}
+	create := s.banq.CreateGetPaidLink
+	if !o.ByLink() {
+		req.Source = &banq.BanqRef{BanqGUID: o.CustomerBanq}
+		create = s.banq.CreateGetPaidDirect
+	}
+	p, err := create(callCtx, req, o.IdempotencyKey)
 	// What Banq said must be recorded even if the merchant's request is gone.
 	ctx = context.WithoutCancel(ctx)
 	if err != nil {
@@ -332,7 +366,10 @@ func (s *Service) send(ctx context.Context, o Order) (Order, error) {
 		if o.PaymentID == "" {
 			// Else a webhook about the payment, quicker than this answer, recorded the request.
 			o.PaymentID = p.ID
-			ch.Events = append(ch.Events, requestSent())
+			ch.Events = append(ch.Events, requestSent(o))
+		}
+		if o.PaymentLink == "" {
+			o.PaymentLink = p.PaymentLink
 		}
 		o.CreateError = ""
 		o.CreateAttempts++
@@ -440,6 +477,9 @@ func backoff(base, max time.Duration, attempt int) time.Duration {
 }
 
 // requestSent is the timeline's entry for a payment request Banq has.
-func requestSent() Event {
+func requestSent(o *Order) Event {
+	if o.ByLink() {
+		return Event{Kind: EventRequestSent, Message: "Payment link made; anyone who opens it in Banq can pay."}
+	}
 	return Event{Kind: EventRequestSent, Message: "Payment request sent to the customer's Banq app."}
 }

@@ -102,7 +102,7 @@ func (s *Service) apply(o *Order, p banq.Payment, txns []banq.Transaction, cause
 	if o.PaymentID == "" && o.State == StateCreating {
 		// Banq told of the request before the answer to our create call was recorded: the
 		// request was sent, and the timeline says so first, as that answer would have.
-		ch.Events = append(ch.Events, requestSent())
+		ch.Events = append(ch.Events, requestSent(o))
 	}
 	if cause.Kind == EventWebhook {
 		ch.Events = append(ch.Events, Event{Kind: EventWebhook, WebhookID: cause.WebhookID,

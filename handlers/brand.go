@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/views"
 )
 
@@ -91,6 +92,26 @@ func (h *Handlers) payQR(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "private, max-age=3600")
 	return c.Blob(http.StatusOK, "image/svg+xml", svg)
 }
+
+// payBanqQR serves Banq's payment link of an order paid by link as a QR code (SVG): scanned
+// with a phone, it opens the payment in Banq there.
+func (h *Handlers) payBanqQR(c echo.Context) error {
+	o, err := h.orderByToken(c)
+	if err != nil {
+		return err
+	}
+	if o.PaymentLink == "" {
+		return checkout.Errorf(checkout.ENotFound, "This order has no Banq payment link yet.")
+	}
+	svg, err := views.QRSVG(o.PaymentLink)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "private, max-age=3600")
+	return c.Blob(http.StatusOK, "image/svg+xml", svg)
+}
+
+func banqQRURL(token string) string { return "/pay/" + token + "/banq-qr.svg" }
 
 // qrURL is the address of an order's QR code.
 func qrURL(token string) string { return "/pay/" + token + "/qr.svg" }

@@ -44,6 +44,15 @@ type Store interface {
 	SignInFailures(ctx context.Context, key string, since time.Time) (checkout.SignInFailures, error)
 	AddSignInFailure(ctx context.Context, now, since time.Time, keys ...string) ([]checkout.SignInFailures, error)
 	ClearSignInFailures(ctx context.Context, key string) error
+	OrderByReference(ctx context.Context, reference string) (checkout.Order, error)
+	CreateAPIKey(ctx context.Context, k checkout.APIKey) (checkout.APIKey, error)
+	APIKeys(ctx context.Context) ([]checkout.APIKey, error)
+	APIKeyByPrefix(ctx context.Context, prefix string) (checkout.APIKey, error)
+	RevokeAPIKey(ctx context.Context, id int64) error
+	TouchAPIKey(ctx context.Context, id int64, at time.Time) error
+	ClaimIdempotencyKey(ctx context.Context, key, requestHash string, staleBefore, expireBefore time.Time) (checkout.IdempotentAnswer, bool, error)
+	AnswerIdempotencyKey(ctx context.Context, key string, status int, body []byte) error
+	ReleaseIdempotencyKey(ctx context.Context, key string) error
 }
 
 // Checkout is the domain service the handlers drive (checkout.Service implements it).
@@ -75,6 +84,7 @@ type Config struct {
 	WebhookLimit     int64         // body limit of the webhook, bytes; 64 KiB
 	WebhookRate      Rate          // webhooks per source address; 100/s, burst 500
 	WebhookBadRate   Rate          // webhooks failing the signature check per source address; 20/min, burst 20
+	APIRate          Rate          // API requests per API key; 20/s, burst 100
 	TrustedProxies   []*net.IPNet  // peers whose X-Forwarded-For names the client; none: the peer is the client
 	SignInLimits     SignInLimits  // failed sign-ins per address and per account at an address
 	PasswordCost     int           // bcrypt cost of new password hashes and of the dummy one; bcrypt.DefaultCost
@@ -95,6 +105,8 @@ type Config struct {
 	Brand      Brand         // logo and accent colour of the customer pages
 	WebhookURL string        // where Banq is told to send webhooks, for the broken-webhooks banner
 	OrderTTL   time.Duration // the new-order form's default time to pay; 30m
+	// Notifications keeps the shop's notification endpoints; nil serves no notification pages.
+	Notifications Notifications
 }
 
 // Handlers serves the checkout over HTTP.
@@ -113,6 +125,7 @@ type Handlers struct {
 
 	hooks    *buckets // every webhook, per source address
 	badHooks *buckets // webhooks failing the signature check, per source address
+	apiRate  *buckets // API requests, per API key
 	// current reads only cookies written under the newest session key; nil unless rotating.
 	current   *sessions.CookieStore
 	dummyHash []byte // compared against when the email is unknown
@@ -130,6 +143,9 @@ func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
 	}
 	if cfg.WebhookBadRate.PerSecond <= 0 || cfg.WebhookBadRate.Burst <= 0 {
 		cfg.WebhookBadRate = Rate{PerSecond: 20.0 / 60, Burst: 20}
+	}
+	if cfg.APIRate.PerSecond <= 0 || cfg.APIRate.Burst <= 0 {
+		cfg.APIRate = Rate{PerSecond: 20, Burst: 100}
 	}
 	if cfg.PasswordCost < bcrypt.MinCost || cfg.PasswordCost > bcrypt.MaxCost {
 		cfg.PasswordCost = bcrypt.DefaultCost
@@ -170,6 +186,7 @@ func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
 	h.limiter = newAttemptLimiter(st, cfg.Now, cfg.SignInLimits)
 	h.hooks, h.badHooks = newBuckets(cfg.WebhookRate), newBuckets(cfg.WebhookBadRate)
 	h.streams = newStreamCounter(cfg.StreamLimits)
+	h.apiRate = newBuckets(cfg.APIRate)
 	h.dummyHash = newDummyHash(cfg.PasswordCost)
 	return h
 }
@@ -206,6 +223,16 @@ func (h *Handlers) page(c echo.Context, title, nav string) views.Page {
 // error page for browsers. Only internal errors are logged with their cause.
 func (h *Handlers) ErrorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+		p := problemFor(err)
+		if p.Status >= 500 {
+			h.log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method, "route", c.Path(), "status", p.Status, "err", err)
+		}
+		if err := writeProblem(c, p); err != nil {
+			h.log.ErrorContext(c.Request().Context(), "write problem", "err", err)
+		}
 		return
 	}
 	status, msg := http.StatusInternalServerError, checkout.ErrorMessage(err)

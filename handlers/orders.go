@@ -102,14 +102,23 @@ func (h *Handlers) createOrder(c echo.Context) error {
 		return render(c, http.StatusServiceUnavailable, views.NewOrderForm(h.page(c, "New order", "new"), h.newOrderView(c, v)))
 	}
 	v = h.newOrderView(c, v)
+	byLink := v.Customer == views.CustomerByLink
 	n, err := checkout.ParseNewOrder(v.Amount, v.Description, v.Customer, "")
+	if byLink {
+		n, err = checkout.ParseLinkOrder(v.Amount, v.Description)
+	}
 	ttl, terr := checkout.ParseTTL(v.ExpiresIn, h.cfg.OrderTTL)
 	if err = joinFieldErrors(err, terr); err != nil {
 		return h.orderFormError(c, v, err)
 	}
-	// The payer's name is Banq's, never the form's.
-	payer, found, err := h.payer(ctx, v, n.CustomerBanq)
+	// The payer's name is Banq's, never the form's; a link's payer says who they are at Banq.
+	var payer banq.Banq
+	found := false
+	if !byLink {
+		payer, found, err = h.payer(ctx, v, n.CustomerBanq)
+	}
 	switch {
+	case byLink:
 	case err != nil:
 		// Banq's directory is away: the order is kept, named by its GUID; sending it waits
 		// for Banq anyway.
@@ -118,12 +127,12 @@ func (h *Handlers) createOrder(c echo.Context) error {
 		return h.orderFormError(c, v, &checkout.Error{Code: checkout.EInvalid, Message: "Please correct the highlighted fields.",
 			Fields: map[string]string{"customer": "Banq's directory has no such banq; search for the customer again."}})
 	}
-	name := payer.Name
-	if len([]rune(name)) > checkout.MaxName {
-		name = string([]rune(name)[:checkout.MaxName])
-	}
-	v.CustomerName = name
 	if found {
+		name := payer.Name
+		if len([]rune(name)) > checkout.MaxName {
+			name = string([]rune(name)[:checkout.MaxName])
+		}
+		v.CustomerName = name
 		n.CustomerBanq = payer.GUID
 		if name != "" {
 			n.CustomerName = name

@@ -26,11 +26,19 @@ func (h *Handlers) orderByToken(c echo.Context) (checkout.Order, error) {
 }
 
 func (h *Handlers) payView(o checkout.Order) views.PayView {
-	v := views.PayView{Order: o, Merchant: h.cfg.MerchantName, Now: h.cfg.Now(), LogoURL: h.logoURL(), QRURL: qrURL(o.Token)}
+	v := views.PayView{Order: o, Merchant: h.cfg.MerchantName, Now: h.cfg.Now(), LogoURL: h.logoURL(), QRURL: qrURL(o.Token),
+		BackURL: backURL(o), BackSeconds: backSeconds}
 	if h.cfg.MerchantBanqName != nil {
 		v.BanqName = h.cfg.MerchantBanqName()
 	}
-	if h.cfg.Sandbox && h.cfg.SandboxURL != "" && o.PaymentID != "" {
+	if o.ByLink() {
+		// The code to scan is Banq's own link; until Banq made it there is nothing to scan.
+		v.QRURL = ""
+		if o.PaymentLink != "" {
+			v.QRURL = banqQRURL(o.Token)
+		}
+	}
+	if h.cfg.Sandbox && h.cfg.SandboxURL != "" && o.PaymentID != "" && !o.ByLink() {
 		v.SandboxPayURL = strings.TrimRight(h.cfg.SandboxURL, "/") + "/sandbox/pay/" + url.PathEscape(o.PaymentID)
 	}
 	return v
@@ -43,4 +51,31 @@ func (h *Handlers) payPage(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return render(c, http.StatusOK, views.Pay(h.payView(o)))
+}
+
+// backSeconds is how long a finished order's page waits before it returns to the shop.
+const backSeconds = 8
+
+// backURL is where the customer goes back to the shop once the order is final: its return URL
+// when paid, else its cancel URL (the return URL if it has none), with the order's id and
+// reference added to the query. "" while the order is open, or when the shop gave no URL.
+func backURL(o checkout.Order) string {
+	if !o.State.Terminal() || o.ReturnURL == "" {
+		return ""
+	}
+	to := o.ReturnURL
+	if o.State != checkout.StatePaid && o.CancelURL != "" {
+		to = o.CancelURL
+	}
+	u, err := url.Parse(to)
+	if err != nil {
+		return "" // checked when the order was made
+	}
+	q := u.Query()
+	q.Set("order_id", o.Number())
+	if o.Reference != "" {
+		q.Set("reference", o.Reference)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/static"
 )
 
@@ -57,6 +58,15 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	e.GET("/pay/:token", h.payPage, noReferrer, compress)
 	e.GET("/pay/:token/events", h.payEvents, noReferrer, stream, h.limitStreams)
 	e.GET("/pay/:token/qr.svg", h.payQR, noReferrer)
+	e.GET("/pay/:token/banq-qr.svg", h.payBanqQR, noReferrer)
+
+	// The shop's API: API keys instead of sessions and CSRF; per-key scopes and rate limit.
+	e.GET("/api/openapi.yaml", h.openAPI)
+	shop := e.Group("/api/v1", noStore, middleware.BodyLimit("16K"))
+	shop.POST("/orders", h.apiCreateOrder, h.apiKeyAuth(checkout.ScopeOrdersWrite))
+	shop.GET("/orders", h.apiListOrders, h.apiKeyAuth(checkout.ScopeOrdersRead))
+	shop.GET("/orders/:id", h.apiGetOrder, h.apiKeyAuth(checkout.ScopeOrdersRead))
+	shop.POST("/orders/:id/cancel", h.apiCancelOrder, h.apiKeyAuth(checkout.ScopeOrdersWrite))
 
 	// The merchant's branding on the customer pages.
 	e.GET("/brand.css", h.brandCSS, compress)
@@ -96,8 +106,20 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	merchant.GET("/webhook-log", h.webhookLog)
 	merchant.GET("/webhook-log/:id", h.webhookPage)
 	merchant.POST("/webhook-log/:id/reprocess", h.reprocessWebhook)
+	if h.cfg.Notifications != nil {
+		merchant.GET("/notifications", h.endpoints)
+		merchant.POST("/notifications", h.createEndpoint)
+		merchant.GET("/notifications/:id", h.showEndpoint)
+		merchant.POST("/notifications/:id", h.updateEndpoint)
+		merchant.POST("/notifications/:id/:action", h.endpointAction)
+		merchant.GET("/notifications/deliveries/:id", h.showDelivery)
+		merchant.POST("/notifications/deliveries/:id/redeliver", h.redeliver)
+	}
 	merchant.GET("/account", h.accountPage)
 	merchant.POST("/account/password", h.changePassword)
+	merchant.GET("/account/api-keys", h.apiKeysPage)
+	merchant.POST("/account/api-keys", h.createAPIKey)
+	merchant.POST("/account/api-keys/:id/revoke", h.revokeAPIKey)
 
 	for _, r := range e.Routes() {
 		h.routes[r.Method+" "+r.Path] = true

@@ -155,10 +155,39 @@
       if (status.innerHTML.trim() !== msg.data.trim()) {
         status.innerHTML = msg.data;
         receipt(status);
+        backToShop(status);
       }
     });
     receipt(status);
     countdown(status);
+    backToShop(status);
+  }
+
+  // A finished order that came from a shop goes back there by itself after a short countdown,
+  // which the customer can stop; the link stays (and is all there is without JavaScript).
+  function backToShop(status) {
+    var secs = status.querySelector("[data-back-seconds]");
+    if (!secs) return;
+    var link = status.querySelector("[data-back-link]");
+    var note = status.querySelector("[data-back-note]");
+    var stop = status.querySelector("[data-back-stop]");
+    var left = Number(secs.getAttribute("data-back-seconds"));
+    note.hidden = false;
+    stop.hidden = false;
+    var timer = setInterval(function () {
+      left--;
+      if (left <= 0) {
+        clearInterval(timer);
+        location.assign(link.href);
+        return;
+      }
+      secs.textContent = String(left);
+    }, 1000);
+    stop.addEventListener("click", function () {
+      clearInterval(timer);
+      note.textContent = "You stay on this page.";
+      stop.hidden = true;
+    });
   }
 
   // The expiry line counts down its last minutes. The server renders the expiry time and its

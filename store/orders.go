@@ -18,20 +18,33 @@ import (
 const orderColumns = `id, pay_token, idempotency_key, amount_cents, description, customer_banq,
 	customer_name, state, fail_reason, COALESCE(payment_id, ''), transaction_id, create_error,
 	create_attempts, COALESCE(created_by, 0), created_at, updated_at, paid_at, expires_at, late,
-	next_check_at, check_attempts, last_seq`
+	next_check_at, check_attempts, last_seq, COALESCE(reference, ''), request_hash, metadata, return_url,
+	cancel_url, payment_link`
 
 type scanner interface{ Scan(...any) error }
 
 func scanOrder(s scanner) (checkout.Order, error) {
 	var o checkout.Order
-	var created, updated, paid, expires, next string
+	var created, updated, paid, expires, next, metadata string
 	err := s.Scan(&o.ID, &o.Token, &o.IdempotencyKey, &o.Amount, &o.Description, &o.CustomerBanq,
 		&o.CustomerName, &o.State, &o.FailReason, &o.PaymentID, &o.TransactionID, &o.CreateError,
 		&o.CreateAttempts, &o.CreatedBy, &created, &updated, &paid, &expires, &o.Late,
-		&next, &o.CheckAttempts, &o.LastSeq)
+		&next, &o.CheckAttempts, &o.LastSeq, &o.Reference, &o.RequestHash, &metadata, &o.ReturnURL,
+		&o.CancelURL, &o.PaymentLink)
 	o.CreatedAt, o.UpdatedAt, o.PaidAt = parseTime(created), parseTime(updated), parseTime(paid)
 	o.ExpiresAt, o.NextCheckAt = parseTime(expires), parseTime(next)
+	if err == nil && metadata != "" {
+		err = json.Unmarshal([]byte(metadata), &o.Metadata)
+	}
 	return o, err
+}
+
+func marshalMetadata(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(m) // a map of strings always marshals
+	return string(b)
 }
 
 func nullable(s string) any {
@@ -42,18 +55,19 @@ func nullable(s string) any {
 }
 
 // CreateOrder stores a new order with its first timeline event and returns it with its id.
-// The idempotency key and token must be unique (EConflict otherwise).
+// The idempotency key, token and reference must be unique (EConflict otherwise).
 func (db *DB) CreateOrder(ctx context.Context, o checkout.Order, first checkout.Event) (checkout.Order, error) {
 	now := db.Now()
 	o.CreatedAt, o.UpdatedAt = now, now
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, db.q(`INSERT INTO orders(pay_token, idempotency_key, amount_cents,
 			description, customer_banq, customer_name, state, created_by, created_at, updated_at,
-			expires_at, next_check_at)
-			VALUES(?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?, ?) RETURNING id`),
+			expires_at, next_check_at, reference, request_hash, metadata, return_url, cancel_url)
+			VALUES(?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 			o.Token, o.IdempotencyKey, int64(o.Amount), o.Description, o.CustomerBanq, o.CustomerName,
 			string(o.State), o.CreatedBy, formatTime(now), formatTime(now), formatTime(o.ExpiresAt),
-			formatTime(o.NextCheckAt)).Scan(&o.ID)
+			formatTime(o.NextCheckAt), nullable(o.Reference), o.RequestHash, marshalMetadata(o.Metadata),
+			o.ReturnURL, o.CancelURL).Scan(&o.ID)
 		if err != nil {
 			return err
 		}
@@ -67,6 +81,9 @@ func (db *DB) CreateOrder(ctx context.Context, o checkout.Order, first checkout.
 		}
 		o.LastSeq = seq
 		if _, err = tx.ExecContext(ctx, db.q(`UPDATE orders SET last_seq = ? WHERE id = ?`), seq, o.ID); err != nil {
+			return err
+		}
+		if err := db.queueNotification(ctx, tx, "", o); err != nil {
 			return err
 		}
 		return db.notify(ctx, tx, o.ID, seq)
@@ -91,6 +108,12 @@ func (db *DB) Order(ctx context.Context, id int64) (checkout.Order, error) {
 // OrderByToken returns the order whose payment link token is token, or ENotFound.
 func (db *DB) OrderByToken(ctx context.Context, token string) (checkout.Order, error) {
 	o, err := scanOrder(db.read.QueryRowContext(ctx, db.q(`SELECT `+orderColumns+` FROM orders WHERE pay_token = ?`), token))
+	return o, wrap(err)
+}
+
+// OrderByReference returns the order the shop created with reference, or ENotFound.
+func (db *DB) OrderByReference(ctx context.Context, reference string) (checkout.Order, error) {
+	o, err := scanOrder(db.read.QueryRowContext(ctx, db.q(`SELECT `+orderColumns+` FROM orders WHERE reference = ?`), reference))
 	return o, wrap(err)
 }
 
@@ -158,6 +181,8 @@ func (db *DB) orderIDs(f checkout.OrderFilter) (string, []any) {
 	q := `SELECT orders_search.rowid AS id FROM orders_search JOIN orders ON orders.id = orders_search.rowid
 		WHERE orders_search MATCH ?` + and
 	all := append([]any{ftsPhrase(s)}, args...)
+	q += ` UNION SELECT id FROM orders WHERE reference = ?` + and
+	all = append(append(all, s), args...)
 	if id, err := strconv.ParseInt(s, 10, 64); err == nil {
 		q += ` UNION SELECT id FROM orders WHERE id = ?` + and
 		all = append(append(all, id), args...)
@@ -179,6 +204,10 @@ func (db *DB) orderWhere(f checkout.OrderFilter) (string, []any) {
 	if f.State != "" {
 		where = append(where, "state = ?")
 		args = append(args, string(f.State))
+	}
+	if f.Reference != "" {
+		where = append(where, "reference = ?")
+		args = append(args, f.Reference)
 	}
 	if f.Before > 0 {
 		where = append(where, "id < ?")
@@ -216,6 +245,9 @@ func (db *DB) orderWhere(f checkout.OrderFilter) (string, []any) {
 			}
 			cond = strings.Join(ors, " OR ")
 		}
+		// The shop's own reference for the order, as the shop API set it, matches whole.
+		cond += ` OR reference = ?`
+		args = append(args, s)
 		if id, err := strconv.ParseInt(s, 10, 64); err == nil {
 			cond += ` OR id = ?`
 			args = append(args, id)
@@ -288,6 +320,7 @@ func (db *DB) UpdateOrder(ctx context.Context, id int64, fn func(*checkout.Order
 		if err != nil {
 			return err
 		}
+		prev := o.State
 		ch, err := fn(&o)
 		if err != nil {
 			up.Order = o
@@ -336,12 +369,16 @@ func (db *DB) UpdateOrder(ctx context.Context, id int64, fn func(*checkout.Order
 		o.UpdatedAt = now
 		_, err = tx.ExecContext(ctx, db.q(`UPDATE orders SET state = ?, fail_reason = ?, payment_id = ?,
 			transaction_id = ?, create_error = ?, create_attempts = ?, updated_at = ?, paid_at = ?,
-			expires_at = ?, late = ?, next_check_at = ?, check_attempts = ?, last_seq = ? WHERE id = ?`),
+			expires_at = ?, late = ?, next_check_at = ?, check_attempts = ?, last_seq = ?, payment_link = ?
+			WHERE id = ?`),
 			string(o.State), string(o.FailReason), nullable(o.PaymentID), o.TransactionID, o.CreateError,
 			o.CreateAttempts, formatTime(o.UpdatedAt), formatTime(o.PaidAt), formatTime(o.ExpiresAt),
-			o.Late, formatTime(o.NextCheckAt), o.CheckAttempts, o.LastSeq, o.ID)
+			o.Late, formatTime(o.NextCheckAt), o.CheckAttempts, o.LastSeq, o.PaymentLink, o.ID)
 		up.Order = o
 		if err != nil || len(up.Events) == 0 {
+			return err
+		}
+		if err := db.queueNotification(ctx, tx, prev, o); err != nil {
 			return err
 		}
 		return db.notify(ctx, tx, o.ID, o.LastSeq)

@@ -37,6 +37,17 @@ type OrdersView struct {
 	Errors     map[string]string
 }
 
+// CustomerByLink is the new-order form's customer choice for "anyone with Banq's link".
+const CustomerByLink = "link"
+
+// customerLabel names an order's customer for the merchant.
+func customerLabel(o checkout.Order) string {
+	if o.ByLink() {
+		return "Anyone with the link"
+	}
+	return o.CustomerName
+}
+
 // NewOrderView is the new-order form with what was typed and what is wrong with it.
 type NewOrderView struct {
 	Amount       string
@@ -73,6 +84,10 @@ type PayView struct {
 	// BanqName is the merchant banq's name in Banq, which the payer's app shows on the request;
 	// "" while Banq has not told us (then Merchant).
 	BanqName string
+	// BackURL is where a finished order sends the customer back to the shop ("" for none),
+	// after BackSeconds unless they stop it.
+	BackURL     string
+	BackSeconds int
 }
 
 // requester is the name the payer's Banq app shows the request from.
@@ -137,6 +152,9 @@ func customerHeadline(o checkout.Order) string {
 // customerDetail is what the payer can do now, in a sentence.
 func customerDetail(v PayView) string {
 	o, merchant := v.Order, v.Merchant
+	if o.ByLink() && o.State == checkout.StateWaiting {
+		return "Tap Open in Banq to see the request from " + v.requester() + " in your Banq app, check the amount, and approve. This page updates by itself."
+	}
 	switch o.State {
 	case checkout.StateCreating:
 		return "The request is on its way to Banq. This page updates by itself."

@@ -47,20 +47,24 @@ func (s *Sandbox) handleAction(w http.ResponseWriter, r *http.Request) {
 		p   banq.Payment
 		err error
 	)
-	switch action {
-	case actionApprove:
+	if payer := r.PostFormValue("payer"); payer != "" {
+		err = s.identify(r.Context(), id, payer)
+	}
+	switch {
+	case err != nil:
+	case action == actionApprove:
 		p, err = s.Approve(r.Context(), id)
-	case actionFail:
+	case action == actionFail:
 		p, err = s.Fail(r.Context(), id, reason)
-	case actionDecline:
+	case action == actionDecline:
 		p, err = s.Decline(r.Context(), id)
-	case actionExpire:
+	case action == actionExpire:
 		p, err = s.Expire(r.Context(), id)
-	case actionHold:
+	case action == actionHold:
 		p, err = s.Hold(r.Context(), id)
-	case actionResume:
+	case action == actionResume:
 		p, err = s.Resume(r.Context(), id)
-	case actionCancel:
+	case action == actionCancel:
 		p, err = s.Cancel(r.Context(), id)
 	default:
 		writeError(w, http.StatusBadRequest, "Unknown action "+action+": use approve, decline, fail, expire, hold, resume or cancel.")
@@ -78,6 +82,8 @@ func (s *Sandbox) handleAction(w http.ResponseWriter, r *http.Request) {
 			q.Set("err", "illegal")
 		case errors.Is(err, ErrInvalidReason):
 			q.Set("err", "reason")
+		case errors.Is(err, ErrUnknownPayer):
+			q.Set("err", "payer")
 		default:
 			s.internalError(w, r, err)
 			return
@@ -92,7 +98,7 @@ func (s *Sandbox) handleAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Payment not found.")
 	case errors.Is(err, ErrIllegalTransition):
 		writeError(w, http.StatusConflict, strings.TrimPrefix(err.Error(), "sandbox: "))
-	case errors.Is(err, ErrInvalidReason):
+	case errors.Is(err, ErrInvalidReason), errors.Is(err, ErrUnknownPayer):
 		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "sandbox: "))
 	default:
 		s.internalError(w, r, err)
@@ -195,7 +201,12 @@ type paymentView struct {
 	Payer      string
 	TxStatus   banq.TransactionStatus // "" until the transaction is made
 	FailReason banq.FailReason
+	As         string // on a link's page, the payer who said who they are; their answer names them
 }
+
+// needsPayer reports whether the payment is a link nobody has answered yet: its page first asks
+// who is paying.
+func (v paymentView) needsPayer() bool { return v.Source == nil && v.Status == banq.PaymentPending }
 
 // StatusWords says the payment's state in the payer's words.
 func (v paymentView) StatusWords() string {
@@ -348,7 +359,27 @@ func (s *Sandbox) pagePay(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, errorPage("No such payment", "There is no payment with this id in the sandbox."))
 		return
 	}
-	s.render(w, r, http.StatusOK, payPage(vs[0], noticeFrom(r), r.URL.Path))
+	v := vs[0]
+	if v.needsPayer() {
+		// A link is paid by whoever opens it: as in Banq, they sign in first. Here they pick
+		// one of the sandbox's payers.
+		payers, err := s.PayerBanqs(r.Context())
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		as := r.URL.Query().Get("as")
+		for _, b := range payers {
+			if b.GUID == as {
+				v.As, v.Payer = b.GUID, b.Name
+			}
+		}
+		if v.As == "" {
+			s.render(w, r, http.StatusOK, whoPaysPage(v, payers))
+			return
+		}
+	}
+	s.render(w, r, http.StatusOK, payPage(v, noticeFrom(r), r.URL.Path))
 }
 
 // notice is the one-line feedback after a form post, chosen from fixed texts by the redirect's query.
@@ -371,6 +402,7 @@ var errTexts = map[string]string{
 	"illegal":  "That is not possible in the payment's current state.",
 	"notfound": "That payment does not exist.",
 	"reason":   "Pick a reason from the list.",
+	"payer":    "That payer is not in the sandbox.",
 }
 
 func noticeFrom(r *http.Request) notice {

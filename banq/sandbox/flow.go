@@ -86,6 +86,27 @@ func (s *Sandbox) Cancel(ctx context.Context, paymentID string) (banq.Payment, e
 	return s.act(ctx, paymentID, actionCancel, "")
 }
 
+// identify records who answers a payment link: payerGUID becomes the source of a payment that
+// has none. A payment that names its payer keeps it. It returns ErrNotFound or ErrUnknownPayer.
+func (s *Sandbox) identify(ctx context.Context, paymentID, payerGUID string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		p, err := getPayment(ctx, tx, paymentID)
+		if err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM banqs WHERE guid = ? AND guid <> ?",
+			payerGUID, p.Destination.BanqGUID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w %q", ErrUnknownPayer, payerGUID)
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE payments SET source_guid = ? WHERE id = ? AND source_guid IS NULL", payerGUID, paymentID)
+		return err
+	})
+}
+
 // act applies an action to a payment in one transaction with its webhook and flow steps.
 func (s *Sandbox) act(ctx context.Context, id, action string, reason banq.FailReason) (banq.Payment, error) {
 	tr, ok := transitions[action]

@@ -150,3 +150,44 @@ func countChildren(n *html.Node, tag string) int {
 	}
 	return count
 }
+
+// TestLinkPageAsksWhoPays: a payment link's page first asks which payer opened it; the answer
+// then names that payer as the payment's source.
+func TestLinkPageAsksWhoPays(t *testing.T) {
+	t.Parallel()
+	sb := mustStart(t, fastConfig())
+	c := newClient(t, sb.URL)
+	payer := c.payers()[1]
+	body := directBody(sb.MerchantBanq().GUID, "", "link-order")
+	delete(body, "source")
+	resp, b := c.do("POST", banq.PathGetPaidLink, body)
+	wantStatus(t, resp, b, http.StatusCreated)
+	p := mustDecode[banq.Payment](t, b)
+	if p.PaymentLink != sb.URL+"/sandbox/pay/"+p.ID || p.Source != nil {
+		t.Fatalf("got link %q and source %v, want the pay page and no source", p.PaymentLink, p.Source)
+	}
+
+	resp, page := call(t, "GET", p.PaymentLink, "", nil)
+	wantStatus(t, resp, page, http.StatusOK)
+	if len(byTestID(t, page, "link-payer")) < 12 || len(byTestID(t, page, "approve")) != 0 {
+		t.Fatal("the link page does not ask who pays first")
+	}
+	resp, page = call(t, "GET", p.PaymentLink+"?as="+payer.GUID, "", nil)
+	wantStatus(t, resp, page, http.StatusOK)
+	if len(byTestID(t, page, "approve")) != 1 || !strings.Contains(text(byTestID(t, page, "paying-as")[0]), payer.Name) {
+		t.Fatalf("the link page as %s does not offer to approve as them", payer.Name)
+	}
+	if resp := browserPost(t, sb.URL+"/sandbox/payments/"+p.ID+"/approve", url.Values{"payer": {"nobody"}}); !strings.Contains(resp.Header.Get("Location"), "err=payer") {
+		t.Fatalf("an unknown payer: got %d to %q, want an error notice", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp = browserPost(t, sb.URL+"/sandbox/payments/"+p.ID+"/approve", url.Values{"payer": {payer.GUID}, "return": {"/sandbox/pay/" + p.ID}})
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "done=approve") {
+		t.Fatalf("approve: got %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, b = c.do("GET", "/api/v1/payments/"+p.ID, nil)
+	wantStatus(t, resp, b, http.StatusOK)
+	got := mustDecode[banq.Payment](t, b)
+	if got.Source == nil || got.Source.BanqGUID != payer.GUID || got.Status == banq.PaymentPending {
+		t.Fatalf("got source %v, status %s; want %s's approval", got.Source, got.Status, payer.GUID)
+	}
+}

@@ -60,6 +60,7 @@ var (
 	ErrNotFound          = errors.New("sandbox: payment not found")
 	ErrIllegalTransition = errors.New("sandbox: illegal transition")
 	ErrInvalidReason     = errors.New("sandbox: unknown fail reason")
+	ErrUnknownPayer      = errors.New("sandbox: unknown payer")
 )
 
 // Config configures a Sandbox. The zero value works: an in-memory database and the defaults.

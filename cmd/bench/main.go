@@ -81,6 +81,9 @@ type options struct {
 	openDur      time.Duration
 	listOnly     bool
 	phone        bool
+	notifyRate   float64
+	notifyDur    time.Duration
+	notifyBurst  int
 }
 
 func parseOptions(args []string) (options, error) {
@@ -102,6 +105,9 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.streams, "streams", 5000, "open SSE streams in the fan-out and memory runs")
 	fs.IntVar(&o.streamOrders, "stream-orders", 1000, "orders (topics) the streams watch")
 	fs.Float64Var(&o.fanoutRate, "fanout-rate", 200, "state changes per second pushed during the fan-out run")
+	fs.Float64Var(&o.notifyRate, "notify-rate", 200, "order changes per second in the steady notification run")
+	fs.DurationVar(&o.notifyDur, "notify-duration", 3*time.Second, "length of the steady notification run")
+	fs.IntVar(&o.notifyBurst, "notify-burst", 3000, "order changes at once in the notification burst")
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "idle time before reading RSS")
 	fs.BoolVar(&o.markdown, "md", false, "also print the table as Markdown (for the README)")
 	fs.BoolVar(&o.memGC, "mem-gc", false, "after reading RSS, collect garbage in the servers and report their Go memory (diagnosis)")

@@ -170,12 +170,26 @@ func figures(r *results) []figure {
 		add(with("memory per idle stream", kib, "KiB", math.Round(bmem*10)/10, "bare KiB", "≤ 1.1 × bare (≈ 24 KiB)",
 			ptr(af.PerStreamBytes > 0 && bmem > 0 && af.PerStreamBytes/1024 <= 1.1*bmem)))
 	}
+	if n := r.Notify; n != nil {
+		add(with("notifications delivered/s", n.DeliveredPerS, "/s", h.PerSec, "healthz req/s", "≥ 0.02 × healthz (≈ 1000)",
+			ptr(h.PerSec > 0 && n.DeliveredPerS >= 0.02*h.PerSec && n.Lost == 0 && n.BadSignature == 0)))
+		add(with("change → shop p50", n.Steady.P50, "ms", h.Latency.P50, "healthz p50", "", nil))
+		add(with("change → shop p99", n.Steady.P99, "ms", h.Latency.P99, "healthz p99", "≤ 45 × healthz p99 (≈ < 50 ms)",
+			ptr(n.Steady.P99 > 0 && h.Latency.P99 > 0 && n.Steady.P99 <= 45*h.Latency.P99)))
+	}
 	if o := r.Orders; o != nil {
 		add(with("orders created/s", o.PerSec, "req/s", h.PerSec, "healthz req/s", "≥ 0.016 × healthz (≈ 800)",
 			ptr(h.PerSec > 0 && o.PerSec >= 0.016*h.PerSec && o.Failed == 0)))
 		add(with("order p50", o.Latency.P50, "ms", h.Latency.P50, "healthz p50", "", nil))
 		add(with("order p99", o.Latency.P99, "ms", h.Latency.P99, "healthz p99", "≤ 45 × healthz p99 (≈ < 50 ms)",
 			ptr(o.Latency.P99 > 0 && h.Latency.P99 > 0 && o.Latency.P99 <= 45*h.Latency.P99)))
+		if ao := r.APIOrders; ao != nil {
+			add(with("API orders created/s", ao.PerSec, "req/s", o.PerSec, "form orders/s", "≥ the form's",
+				ptr(ao.PerSec >= o.PerSec && ao.Failed == 0)))
+			add(with("API order p50", ao.Latency.P50, "ms", o.Latency.P50, "form p50", "", nil))
+			add(with("API order p99", ao.Latency.P99, "ms", h.Latency.P99, "healthz p99", "≤ 45 × healthz p99 (≈ < 50 ms)",
+				ptr(ao.Latency.P99 > 0 && h.Latency.P99 > 0 && ao.Latency.P99 <= 45*h.Latency.P99)))
+		}
 	}
 	for _, kind := range []string{"webhooks", "orders"} {
 		for _, share := range openShares {

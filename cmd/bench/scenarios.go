@@ -32,6 +32,8 @@ type results struct {
 	Figures   []figure              `json:"figures"`
 	Healthz   loadResult            `json:"healthz"`
 	Orders    *loadResult           `json:"orders,omitempty"`
+	APIOrders *loadResult           `json:"api_orders,omitempty"`
+	Notify    *notifyResult         `json:"notifications,omitempty"`
 	Ingest    *ingestResult         `json:"ingest,omitempty"`
 	AppFanout *fanoutResult         `json:"app_fanout,omitempty"`
 	Bare      *fanoutResult         `json:"bare_fanout,omitempty"`
@@ -224,6 +226,11 @@ func (b *bench) all(ctx context.Context) error {
 	// 5. Order creation through the signed-in form.
 	if err := b.orders(ctx, a, db); err != nil {
 		return fmt.Errorf("order creation: %w", err)
+	}
+
+	// 6. The shop's notifications, on the same app.
+	if err := b.notifications(ctx, a); err != nil {
+		return fmt.Errorf("notifications: %w", err)
 	}
 
 	// Setup for 2-4: enough real orders, their payments accepted in the sandbox.
@@ -512,7 +519,55 @@ func (b *bench) orders(ctx context.Context, a *child, db *sql.DB) error {
 		})
 		b.res.OpenLoop[fmt.Sprintf("orders %.0f%%", share*100)] = or
 	}
+	b.stopProfile(ctx, a)
+
+	// The same orders created by a shop's software over the API, beside the form.
+	key, err := apiKey(ctx, ms[0].c, a.info.URL, ms[0].csrf)
+	if err != nil {
+		return err
+	}
+	b.profile(ctx, a, "api-orders")
+	b.step("order creation over the API, %v with %d clients", b.o.ordersDur, b.o.ordersConc)
+	ac := newClient(b.o.ordersConc)
+	ar := closedLoop(ctx, b.o.ordersConc, 1<<30, b.o.ordersDur, func(ctx context.Context, w, i int) (int, error) {
+		body := fmt.Sprintf(`{"amount": "%d.%02d", "description": "Bench API order %d", "payer_banq": %q}`,
+			5+i%90, i%100, i, payers[i%len(payers)])
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.info.URL+"/api/v1/orders", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := ac.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		drain(resp)
+		if resp.StatusCode != http.StatusCreated {
+			return resp.StatusCode, fmt.Errorf("create order over the API: got %d, want 201", resp.StatusCode)
+		}
+		return resp.StatusCode, nil
+	})
+	ac.CloseIdleConnections()
+	b.res.APIOrders = &ar
 	return nil
+}
+
+var newKey = regexp.MustCompile(`data-testid="new-key">([^<]+)<`)
+
+// apiKey makes an API key on the keys page with a signed-in merchant's client.
+func apiKey(ctx context.Context, c *http.Client, base, csrf string) (string, error) {
+	form := url.Values{"_csrf": {csrf}, "name": {"bench"}, "scopes": {"orders:read", "orders:write"}}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/account/api-keys", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := newKey.FindSubmatch(body)
+	if resp.StatusCode != http.StatusCreated || m == nil {
+		return "", fmt.Errorf("create an API key: got %d and no key", resp.StatusCode)
+	}
+	return string(m[1]), nil
 }
 
 // openShares are the constant rates of the open-loop runs, as shares of the closed-loop maximum.

@@ -29,6 +29,7 @@ import (
 	"github.com/banq-checkout/checkout/banq/sandbox"
 	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/handlers"
+	"github.com/banq-checkout/checkout/notify"
 )
 
 // benchEnv is the configuration the bench gives the app, on top of the environment. Every other
@@ -92,6 +93,10 @@ func serveApp(args []string) error {
 	cfg.WebhookRate = handlers.Rate{PerSecond: 1e9, Burst: 1 << 30}
 	// Likewise every stream: the fan-out run opens thousands from one address, several per link.
 	cfg.StreamLimits = handlers.StreamLimits{PerAddress: 1 << 30, PerLink: 1 << 30}
+	// The API's per-key limit likewise: the bench's shop sends with one key as fast as it can.
+	cfg.APIRate = handlers.Rate{PerSecond: 1e9, Burst: 1 << 30}
+	// The shop's notification endpoint is the load generator's, on loopback.
+	cfg.NotifyAllowPrivate = true
 	log := app.NewLogger(os.Stderr, cfg.LogFormat, cfg.LogLevel)
 	a, err := app.New(ctx, cfg, log, io.Discard)
 	if err != nil {
@@ -176,6 +181,8 @@ func (d *debugServer) routes() http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("POST /bench/seed", d.seed)
+	mux.HandleFunc("POST /bench/endpoint", d.addEndpoint)
+	mux.HandleFunc("POST /bench/endpoint/delete", d.deleteEndpoint)
 	mux.HandleFunc("POST /bench/profile/start", d.startProfile)
 	mux.HandleFunc("POST /bench/profile/stop", func(w http.ResponseWriter, r *http.Request) {
 		d.stopProfile()
@@ -280,4 +287,24 @@ func gcMemStats(w http.ResponseWriter, r *http.Request) {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
+}
+
+// addEndpoint adds a notification endpoint for the order.created of the orders seed makes, and
+// answers its id and secret.
+func (d *debugServer) addEndpoint(w http.ResponseWriter, r *http.Request) {
+	e, err := d.a.Notify.Create(r.Context(), notify.Input{URL: r.URL.Query().Get("url"), Types: []string{notify.OrderCreated}})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"id": e.ID, "secret": e.Secret})
+}
+
+func (d *debugServer) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.URL.Query().Get("id"), 10, 64)
+	if err := d.a.Notify.Delete(r.Context(), id); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

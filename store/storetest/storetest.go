@@ -39,6 +39,9 @@ func Run(t *testing.T, open Opener) {
 		{"WebhookLogPagesNewestFirst", testWebhookLogPagesNewestFirst},
 		{"RejectedWebhooksAreBounded", testRejectedWebhooksAreBounded},
 		{"WebhookSilence", testWebhookSilence},
+		{"APIKeys", testAPIKeys},
+		{"APIOrderFields", testAPIOrderFields},
+		{"IdempotencyKeys", testIdempotencyKeys},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
