@@ -55,6 +55,9 @@ Usage:
   checkout user add EMAIL      add a merchant user (password from the terminal or stdin)
   checkout endpoint add URL    add a notification endpoint of the shop's; prints its signing secret
   checkout endpoint list       list the notification endpoints
+  checkout key create NAME [-scopes orders:read,orders:write,endpoints:write]
+                               make an API key for the shop's software; prints it, once
+  checkout key list            list the API keys by their prefix
   checkout backup FILE         write a consistent copy of the database while it runs
   checkout healthcheck         exit 0 if the checkout on this machine answers /healthz (containers)
   checkout version             print the version and the revision it was built from
@@ -99,12 +102,14 @@ func dispatch(ctx context.Context, cmd string, args []string, getenv func(string
 		return userCommand(ctx, args, getenv, stdin, stdout, stderr)
 	case "endpoint":
 		return endpointCommand(ctx, args, getenv, stdout, stderr)
+	case "key":
+		return keyCommand(ctx, args, getenv, stdout, stderr)
 	case "backup":
 		return backup(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args, getenv, stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (want serve, sandbox, user add, endpoint, backup, healthcheck, version or help)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, sandbox, user add, endpoint, key, backup, healthcheck, version or help)", cmd)
 }
 
 // printVersion prints the version (stamped, else the module's), the VCS revision and time the

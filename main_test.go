@@ -126,6 +126,7 @@ func TestHelpListsEverything(t *testing.T) {
 			}
 			help := out.String()
 			for _, sub := range []string{"checkout serve", "checkout sandbox", "checkout sandbox trigger", "checkout user add",
+				"checkout endpoint add", "checkout endpoint list", "checkout key create", "checkout key list",
 				"checkout backup", "checkout healthcheck", "checkout version", "checkout help"} {
 				if !strings.Contains(help, sub) {
 					t.Errorf("help does not list %q", sub)

@@ -18,13 +18,19 @@ import (
 // in order.
 func walkthroughBlocks(t *testing.T) []string {
 	t.Helper()
+	return docBlocks(t, "Use it from your shop")
+}
+
+// docBlocks returns the sh blocks of docs/api.md's section named title, in order.
+func docBlocks(t *testing.T, title string) []string {
+	t.Helper()
 	doc, err := os.ReadFile("../docs/api.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(doc), "\n## Use it from your shop\n")
+	_, section, ok := strings.Cut(string(doc), "\n## "+title+"\n")
 	if !ok {
-		t.Fatal(`docs/api.md has no section "Use it from your shop"`)
+		t.Fatalf("docs/api.md has no section %q", title)
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
 	var blocks []string

@@ -12,12 +12,13 @@ import (
 
 // API key scopes.
 const (
-	ScopeOrdersRead  = "orders:read"
-	ScopeOrdersWrite = "orders:write"
+	ScopeOrdersRead     = "orders:read"
+	ScopeOrdersWrite    = "orders:write"
+	ScopeEndpointsWrite = "endpoints:write" // keep the notification endpoints, secrets included
 )
 
 // Scopes lists every scope, in the order the key page shows them.
-var Scopes = []string{ScopeOrdersRead, ScopeOrdersWrite}
+var Scopes = []string{ScopeOrdersRead, ScopeOrdersWrite, ScopeEndpointsWrite}
 
 // APIKey is a key a shop's software signs its API requests with. Only a hash of the key is
 // kept: the key itself is shown once, when it is made.
@@ -69,7 +70,7 @@ func NewAPIKey(name string, scopes []string) (string, APIKey, error) {
 		}
 	}
 	if len(kept) == 0 || len(kept) != len(compactScopes(scopes)) {
-		fields["scopes"] = "Choose what the key may do: read orders, create and cancel them, or both."
+		fields["scopes"] = "Choose what the key may do: read orders, create and cancel them, keep notification endpoints."
 	}
 	if len(fields) > 0 {
 		return "", APIKey{}, &Error{Code: EInvalid, Message: "Please correct the highlighted fields.", Fields: fields}

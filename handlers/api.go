@@ -124,6 +124,8 @@ func problemFor(err error) *apiProblem {
 // apiField names the checkout's form fields as the API's body does.
 func apiField(f string) string {
 	switch f {
+	case "types":
+		return "event_types"
 	case "customer":
 		return "payer_banq"
 	case "expires":
@@ -272,6 +274,10 @@ func jsonKind(goKind string) string {
 		return "an object of strings"
 	case "int", "int64", "ptr":
 		return "a whole number"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "an array of strings"
 	}
 	return "of another type"
 }
@@ -392,7 +398,6 @@ func (h *Handlers) apiOrder(o checkout.Order) api.Order { return api.NewOrder(o,
 
 // apiCreateOrder is POST /api/v1/orders.
 func (h *Handlers) apiCreateOrder(c echo.Context) error {
-	ctx := c.Request().Context()
 	var b apiNewOrder
 	if err := readJSON(c, &b, apiNewOrderFields); err != nil {
 		return err
@@ -401,24 +406,36 @@ func (h *Handlers) apiCreateOrder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return h.answerOnce(c, n.RequestHash, func(ctx context.Context) (int, []byte, error) {
+		return h.createAPIOrder(ctx, n)
+	}, writeOrderAnswer)
+}
+
+// answerOnce answers a request that makes something, under the Idempotency-Key it may carry, as
+// Stripe's keys work: without a key, do runs and write sends its answer. With one, the first
+// request's answer is kept (in the database: a restart keeps it) and given again to a retry
+// with the same body (hash); a retry with another body is 422, one while the first is still
+// being answered is 409. An error of do is not kept: the key may be used again.
+func (h *Handlers) answerOnce(c echo.Context, hash string, do func(context.Context) (int, []byte, error), write func(echo.Context, int, []byte) error) error {
+	ctx := c.Request().Context()
 	idem := c.Request().Header.Get("Idempotency-Key")
 	if len(idem) > maxIdempotencyKey || (idem == "" && c.Request().Header.Values("Idempotency-Key") != nil) {
 		return newProblem(http.StatusBadRequest, problemMalformed, fmt.Sprintf("An Idempotency-Key is 1 to %d characters.", maxIdempotencyKey),
 			fieldProblem{Field: "Idempotency-Key", Detail: "Send a unique string such as a UUID."})
 	}
 	if idem == "" {
-		status, body, err := h.createAPIOrder(ctx, n)
+		status, body, err := do(ctx)
 		if err != nil {
 			return err
 		}
-		return writeOrderAnswer(c, status, body)
+		return write(c, status, body)
 	}
 	now := h.cfg.Now()
-	kept, claimed, err := h.store.ClaimIdempotencyKey(ctx, idem, n.RequestHash, now.Add(-idempotencyStale), now.Add(-idempotencyKeep))
+	kept, claimed, err := h.store.ClaimIdempotencyKey(ctx, idem, hash, now.Add(-idempotencyStale), now.Add(-idempotencyKeep))
 	switch {
 	case err != nil:
 		return err
-	case !claimed && kept.RequestHash != n.RequestHash:
+	case !claimed && kept.RequestHash != hash:
 		return newProblem(http.StatusUnprocessableEntity, problemIdempotency,
 			"This Idempotency-Key was used with another body; use a new key for a new request.")
 	case !claimed && kept.Status == 0:
@@ -426,11 +443,11 @@ func (h *Handlers) apiCreateOrder(c echo.Context) error {
 			"A request with this Idempotency-Key is still being answered; retry in a moment.")
 	case !claimed:
 		c.Response().Header().Set("Idempotent-Replayed", "true")
-		return writeOrderAnswer(c, kept.Status, kept.Body)
+		return write(c, kept.Status, kept.Body)
 	}
 	// What is done is recorded even when the shop hangs up: its retry must get this answer.
 	keep := context.WithoutCancel(ctx)
-	status, body, err := h.createAPIOrder(ctx, n)
+	status, body, err := do(ctx)
 	if err != nil {
 		if rerr := h.store.ReleaseIdempotencyKey(keep, idem); rerr != nil {
 			h.log.ErrorContext(ctx, "release idempotency key", "err", rerr)
@@ -440,7 +457,7 @@ func (h *Handlers) apiCreateOrder(c echo.Context) error {
 	if err := h.store.AnswerIdempotencyKey(keep, idem, status, body); err != nil {
 		return err
 	}
-	return writeOrderAnswer(c, status, body)
+	return write(c, status, body)
 }
 
 func writeOrderAnswer(c echo.Context, status int, body []byte) error {

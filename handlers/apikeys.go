@@ -12,8 +12,12 @@ import (
 
 // The merchant's page Account → API keys: make keys (shown once) and revoke them.
 
+// offeredScopes are ticked on a new key's form: what a shop's backend needs for orders. A key
+// that may keep the notification endpoints (and so read their secrets) is asked for on purpose.
+var offeredScopes = []string{checkout.ScopeOrdersRead, checkout.ScopeOrdersWrite}
+
 func (h *Handlers) apiKeysPage(c echo.Context) error {
-	return h.renderAPIKeys(c, http.StatusOK, views.APIKeysView{Scopes: checkout.Scopes})
+	return h.renderAPIKeys(c, http.StatusOK, views.APIKeysView{Scopes: offeredScopes})
 }
 
 func (h *Handlers) renderAPIKeys(c echo.Context, status int, v views.APIKeysView) error {
@@ -46,7 +50,7 @@ func (h *Handlers) createAPIKey(c echo.Context) error {
 	}
 	h.log.InfoContext(c.Request().Context(), "API key created", "key", k.Prefix, "name", k.Name, "user_id", u.ID)
 	// Answered with the page itself, not a redirect: the key must not travel in a URL.
-	return h.renderAPIKeys(c, http.StatusCreated, views.APIKeysView{NewKey: secret, NewName: k.Name, Scopes: checkout.Scopes})
+	return h.renderAPIKeys(c, http.StatusCreated, views.APIKeysView{NewKey: secret, NewName: k.Name, Scopes: offeredScopes})
 }
 
 func (h *Handlers) revokeAPIKey(c echo.Context) error {
@@ -58,5 +62,5 @@ func (h *Handlers) revokeAPIKey(c echo.Context) error {
 		return err
 	}
 	h.log.InfoContext(c.Request().Context(), "API key revoked", "key_id", id)
-	return h.renderAPIKeys(c, http.StatusOK, views.APIKeysView{Message: "The key was revoked: requests with it are refused from now on.", Scopes: checkout.Scopes})
+	return h.renderAPIKeys(c, http.StatusOK, views.APIKeysView{Message: "The key was revoked: requests with it are refused from now on.", Scopes: offeredScopes})
 }

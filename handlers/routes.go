@@ -67,6 +67,15 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	shop.GET("/orders", h.apiListOrders, h.apiKeyAuth(checkout.ScopeOrdersRead))
 	shop.GET("/orders/:id", h.apiGetOrder, h.apiKeyAuth(checkout.ScopeOrdersRead))
 	shop.POST("/orders/:id/cancel", h.apiCancelOrder, h.apiKeyAuth(checkout.ScopeOrdersWrite))
+	if h.cfg.Notifications != nil {
+		endpoints := h.apiKeyAuth(checkout.ScopeEndpointsWrite)
+		shop.POST("/endpoints", h.apiCreateEndpoint, endpoints)
+		shop.GET("/endpoints", h.apiListEndpoints, endpoints)
+		shop.GET("/endpoints/:id", h.apiGetEndpoint, endpoints)
+		shop.PATCH("/endpoints/:id", h.apiUpdateEndpoint, endpoints)
+		shop.DELETE("/endpoints/:id", h.apiDeleteEndpoint, endpoints)
+		shop.POST("/endpoints/:id/rotate-secret", h.apiRotateEndpointSecret, endpoints)
+	}
 
 	// The merchant's branding on the customer pages.
 	e.GET("/brand.css", h.brandCSS, compress)

@@ -582,7 +582,7 @@ func Account(p Page, v AccountView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "<p><a href=\"/account/api-keys\" data-testid=\"api-keys-link\">API keys</a>: let your shop's software create orders.</p><h2>Change password</h2><form method=\"post\" action=\"/account/password\"><input type=\"hidden\" name=\"_csrf\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "<p><a href=\"/account/api-keys\" data-testid=\"api-keys-link\">API keys</a>: let your shop's software create orders and manage its notification endpoints.</p><h2>Change password</h2><form method=\"post\" action=\"/account/password\"><input type=\"hidden\" name=\"_csrf\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

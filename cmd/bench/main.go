@@ -107,7 +107,7 @@ func parseOptions(args []string) (options, error) {
 	fs.Float64Var(&o.fanoutRate, "fanout-rate", 200, "state changes per second pushed during the fan-out run")
 	fs.Float64Var(&o.notifyRate, "notify-rate", 200, "order changes per second in the steady notification run")
 	fs.DurationVar(&o.notifyDur, "notify-duration", 3*time.Second, "length of the steady notification run")
-	fs.IntVar(&o.notifyBurst, "notify-burst", 3000, "order changes at once in the notification burst")
+	fs.IntVar(&o.notifyBurst, "notify-burst", 1000, "order changes queued for the notification burst (made within the sender's 15 s timeout)")
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "idle time before reading RSS")
 	fs.BoolVar(&o.markdown, "md", false, "also print the table as Markdown (for the README)")
 	fs.BoolVar(&o.memGC, "mem-gc", false, "after reading RSS, collect garbage in the servers and report their Go memory (diagnosis)")

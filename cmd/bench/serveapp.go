@@ -95,6 +95,8 @@ func serveApp(args []string) error {
 	cfg.StreamLimits = handlers.StreamLimits{PerAddress: 1 << 30, PerLink: 1 << 30}
 	// The API's per-key limit likewise: the bench's shop sends with one key as fast as it can.
 	cfg.APIRate = handlers.Rate{PerSecond: 1e9, Burst: 1 << 30}
+	// So do the caps on live streams per address and per link: the fan-out opens thousands.
+	cfg.StreamLimits = handlers.StreamLimits{PerAddress: 1 << 30, PerLink: 1 << 30}
 	// The shop's notification endpoint is the load generator's, on loopback.
 	cfg.NotifyAllowPrivate = true
 	log := app.NewLogger(os.Stderr, cfg.LogFormat, cfg.LogLevel)
