@@ -4,8 +4,8 @@
 // the same run (GET /healthz on the same server; a bare echo v4 SSE broadcaster written here).
 // It prints a table and writes bench/results.json.
 //
-//	go run ./cmd/bench            (or make bench)
-//	go run ./cmd/bench -h         flags: scenario sizes, pinning, CPU profiles of the app
+//	go run -tags sqlite_fts5 ./cmd/bench      (or make bench)
+//	go run -tags sqlite_fts5 ./cmd/bench -h   flags: scenario sizes, pinning, CPU profiles of the app
 //
 // The hidden subcommands child-app and child-bare are the servers under test, and child-sandbox
 // is the Banq the app talks to; the bench starts them itself.
