@@ -21,7 +21,7 @@ import (
 // TestBrowserExampleShop buys from the example shop as a customer does: its product page, Pay
 // with Banq, the checkout's payment page, the payer approving through Banq's link in the
 // sandbox, and back at the shop, which says paid only once the checkout's signed notification
-// arrived. With CHECKOUT_DOCS_SCREENSHOTS=DIR it writes the trip's three pictures there (the
+// arrived. With CHECKOUT_SCREENSHOTS=DIR it writes the trip's three pictures there (the
 // README's).
 func TestBrowserExampleShop(t *testing.T) {
 	t.Parallel()
@@ -70,10 +70,10 @@ func TestBrowserExampleShop(t *testing.T) {
 	docShot(t, customer, "shop-3-paid.png")
 }
 
-// docShot writes a picture of the tab for the README, when CHECKOUT_DOCS_SCREENSHOTS names a folder.
+// docShot writes a picture of the tab for the README, when CHECKOUT_SCREENSHOTS names a folder.
 func docShot(t *testing.T, tb *tab, name string) {
 	t.Helper()
-	dir := os.Getenv("CHECKOUT_DOCS_SCREENSHOTS")
+	dir := os.Getenv("CHECKOUT_SCREENSHOTS")
 	if dir == "" {
 		return
 	}
