@@ -22,11 +22,11 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG RUN_TESTS=0
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    if [ "$RUN_TESTS" = "1" ]; then go test -count=1 ./...; fi
+    if [ "$RUN_TESTS" = "1" ]; then go test -tags sqlite_fts5 -count=1 ./...; fi
 # The build context holds no .git for Go to read a revision from: the version is stamped.
 ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=1 go build -trimpath -ldflags "-X main.version=${VERSION}" -o /out/checkout . && mkdir -p /out/data
+    CGO_ENABLED=1 go build -tags sqlite_fts5 -trimpath -ldflags "-X main.version=${VERSION}" -o /out/checkout . && mkdir -p /out/data
 
 # Debian 12 like the build stage, so the binary finds the glibc it was linked against.
 FROM gcr.io/distroless/base-debian12:nonroot@sha256:7f0c72cd138b442ae0deeb69c08b1acf5525439ba251a49ad93c320a061567e5 AS runtime

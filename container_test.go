@@ -90,9 +90,15 @@ func makeBuild(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	lines := strings.Split(string(b), "\n")
+	tags := ""
+	for _, l := range lines {
+		if v, ok := strings.CutPrefix(l, "TAGS"); ok && strings.Contains(v, "?=") {
+			tags = strings.TrimSpace(strings.SplitN(v, "?=", 2)[1])
+		}
+	}
 	for i, l := range lines {
 		if strings.HasPrefix(l, "build:") && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
-			recipe := strings.NewReplacer("$(GO)", "go", "$(VERSION)", "${VERSION}").Replace(lines[i+1])
+			recipe := strings.NewReplacer("$(GO)", "go", "$(VERSION)", "${VERSION}", "$(TAGS)", tags).Replace(lines[i+1])
 			return strings.Fields(recipe)
 		}
 	}
@@ -204,10 +210,17 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 
-	// The tests can run in the build.
+	// SQLite's full-text search (the merchant list's search) is compiled in only with this tag.
+	if !slices.Contains(want, "-tags") || !slices.Contains(want, "sqlite_fts5") {
+		t.Errorf("the Makefile's build %q does not build with -tags sqlite_fts5", want)
+	}
+
+	// The tests can run in the build, built as the binary is.
 	if !slices.ContainsFunc(find(build, "ARG"), func(a string) bool { return strings.HasPrefix(a, "RUN_TESTS") }) ||
-		!slices.ContainsFunc(find(build, "RUN"), func(r string) bool { return strings.Contains(r, "RUN_TESTS") && strings.Contains(r, "go test") }) {
-		t.Errorf("the build stage has no RUN_TESTS build arg running go test")
+		!slices.ContainsFunc(find(build, "RUN"), func(r string) bool {
+			return strings.Contains(r, "RUN_TESTS") && strings.Contains(r, "go test -tags sqlite_fts5 ")
+		}) {
+		t.Errorf("the build stage has no RUN_TESTS build arg running go test -tags sqlite_fts5")
 	}
 
 	// The runtime is small, and runs the binary built, as a non-root user.

@@ -195,7 +195,7 @@ func TestVersion(t *testing.T) {
 	// A real binary: the version stamped as the Dockerfile and Makefile do, and the revision
 	// when Go recorded one (not with GOFLAGS=-buildvcs=false, nor in some git worktrees).
 	bin := filepath.Join(t.TempDir(), "checkout")
-	if b, err := exec.Command("go", "build", "-ldflags", "-X main.version=v9.8.7", "-o", bin, ".").CombinedOutput(); err != nil {
+	if b, err := exec.Command("go", "build", "-tags", "sqlite_fts5", "-ldflags", "-X main.version=v9.8.7", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}
 	got, err := exec.Command(bin, "version").Output()

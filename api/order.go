@@ -37,10 +37,11 @@ func orNull(s string) *string {
 	return &s
 }
 
-// NewOrder is o as the API shows it; publicURL is the checkout's base URL, for pay_url.
-func NewOrder(o checkout.Order, publicURL string) Order {
+// NewOrder is o as the API shows it; publicURL is the checkout's base URL, for pay_url, and
+// currency the shop's (CHECKOUT_CURRENCY, ISO 4217), which the amount is in.
+func NewOrder(o checkout.Order, publicURL, currency string) Order {
 	out := Order{
-		ID: o.Number(), Reference: orNull(o.Reference), State: o.State, Amount: o.Amount.String(), Currency: "USD",
+		ID: o.Number(), Reference: orNull(o.Reference), State: o.State, Amount: o.Amount.String(), Currency: currency,
 		Description: o.Description, Metadata: o.Metadata, PayerBanq: orNull(o.CustomerBanq),
 		PayURL: publicURL + "/pay/" + o.Token, PaymentLink: orNull(o.PaymentLink),
 		ReturnURL: orNull(o.ReturnURL), CancelURL: orNull(o.CancelURL),

@@ -32,6 +32,7 @@ import (
 	"github.com/banq-checkout/checkout/handlers"
 	"github.com/banq-checkout/checkout/ingest"
 	"github.com/banq-checkout/checkout/live"
+	"github.com/banq-checkout/checkout/locale"
 	"github.com/banq-checkout/checkout/metrics"
 	"github.com/banq-checkout/checkout/notify"
 	"github.com/banq-checkout/checkout/store"
@@ -83,6 +84,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		}
 	}()
 	brand, err := loadBrand(cfg)
+	if err != nil {
+		return nil, err
+	}
+	catalog, err := locale.New(locale.Options{Default: cfg.DefaultLanguage, Currency: cfg.Currency, Zone: cfg.TimeZone})
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +164,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		pub = a.Feeder
 	}
 	policy := NotifyPolicy(cfg)
-	a.Sender = notify.NewSender(notify.SenderConfig{Policy: policy, PublicURL: a.url, Logger: log.With("component", "notify")}, a.DB)
+	a.Sender = notify.NewSender(notify.SenderConfig{Policy: policy, PublicURL: a.url, Currency: catalog.Shop().Currency(), Logger: log.With("component", "notify")}, a.DB)
 	a.Notify = notify.NewManager(a.DB, policy, nil, a.Sender.Wake)
 	pub = wakeSender{Publisher: pub, sender: a.Sender}
 	// Deliveries being received, marked by the HTTP side, let the worker go second.
@@ -212,6 +217,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		Observer:       a.Metrics,
 		Logger:         log,
 		Brand:          brand,
+		Locale:         catalog,
 		WebhookURL:     a.webhookURL(),
 		OrderTTL:       cfg.OrderTTL,
 		Notifications:  a.Notify,

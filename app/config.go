@@ -14,9 +14,13 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	_ "time/tzdata" // CHECKOUT_TIMEZONE works in containers without a zone database
+
+	"golang.org/x/text/currency"
 
 	"github.com/banq-checkout/checkout/banq/sandbox"
 	"github.com/banq-checkout/checkout/handlers"
+	"github.com/banq-checkout/checkout/locale"
 )
 
 // Config is the whole deployment's configuration. Each field comes from an environment variable,
@@ -30,6 +34,10 @@ type Config struct {
 	MerchantName string // CHECKOUT_MERCHANT_NAME
 	MerchantLogo string // CHECKOUT_MERCHANT_LOGO: a file served by the app, or an http(s) URL on the app's origin
 	AccentColor  string // CHECKOUT_ACCENT_COLOR: #rrggbb
+	// CHECKOUT_DEFAULT_LANGUAGE: the customer page's language for a browser asking for none we have.
+	DefaultLanguage string
+	Currency        currency.Unit  // CHECKOUT_CURRENCY: ISO 4217, shown with every amount
+	TimeZone        *time.Location // CHECKOUT_TIMEZONE: the merchant pages' times; default the server's
 
 	BanqAPIURL        string // BANQ_API_URL
 	BanqAuthURL       string // BANQ_AUTH_URL
@@ -139,6 +147,37 @@ var settings = []setting{
 		set: text(func(c *Config) *string { return &c.MerchantLogo })},
 	{env: "CHECKOUT_ACCENT_COLOR", help: "accent colour of the payment page, #rrggbb",
 		set: func(c *Config, v string) error { c.AccentColor = strings.ToLower(v); return nil }},
+	{env: "CHECKOUT_DEFAULT_LANGUAGE", def: "en", help: "the payment page's language when the browser asks for none of " + strings.Join(locale.Codes(), ", "),
+		set: func(c *Config, v string) error {
+			l, ok := locale.Lookup(v)
+			if !ok {
+				return fmt.Errorf("%q is not one of %s", v, strings.Join(locale.Codes(), ", "))
+			}
+			c.DefaultLanguage = l.Code
+			return nil
+		}},
+	{env: "CHECKOUT_CURRENCY", def: "USD", help: "the shop's currency, an ISO 4217 code, shown with every amount",
+		set: func(c *Config, v string) error {
+			u, err := currency.ParseISO(v)
+			if err != nil {
+				return fmt.Errorf("%q is not an ISO 4217 currency code like USD or EUR", v)
+			}
+			c.Currency = u
+			return nil
+		}},
+	{env: "CHECKOUT_TIMEZONE", help: "the shop's time zone for the merchant's pages, e.g. Europe/Berlin (default: the server's; the CSV stays UTC)",
+		set: func(c *Config, v string) error {
+			if v == "" {
+				c.TimeZone = time.Local
+				return nil
+			}
+			z, err := time.LoadLocation(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a time zone like Europe/Berlin or UTC", v)
+			}
+			c.TimeZone = z
+			return nil
+		}},
 	{env: "CHECKOUT_ORDER_TTL", def: "30m", help: "default time a customer has to pay (1m to 168h)",
 		set: duration(func(c *Config) *time.Duration { return &c.OrderTTL })},
 	{env: "CHECKOUT_WEBHOOK_GAP", def: "10m", help: "orders this old with no webhook since mean webhooks are broken",

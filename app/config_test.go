@@ -38,6 +38,13 @@ func TestParseConfigDefaultsToSandbox(t *testing.T) {
 	if want := (sandbox.Faults{DropWebhooks: 0.3, TokenTTL: time.Second, Seed: 7}); err != nil || c.CreateTimeout != 2*time.Second || c.SandboxFaults != want {
 		t.Fatalf("got create timeout %v, faults %+v (%v); want 2s, %+v", c.CreateTimeout, c.SandboxFaults, err, want)
 	}
+	if c.DefaultLanguage != "en" || c.Currency.String() != "USD" || c.TimeZone != time.Local {
+		t.Errorf("shop defaults: got %q %v %v, want en USD the server's zone", c.DefaultLanguage, c.Currency, c.TimeZone)
+	}
+	c, err = app.ParseConfig(nil, envOf(map[string]string{"CHECKOUT_DEFAULT_LANGUAGE": "AR", "CHECKOUT_CURRENCY": "eur", "CHECKOUT_TIMEZONE": "Europe/Berlin"}), io.Discard)
+	if err != nil || c.DefaultLanguage != "ar" || c.Currency.String() != "EUR" || c.TimeZone.String() != "Europe/Berlin" {
+		t.Errorf("shop settings: got %q %v %v (%v), want ar EUR Europe/Berlin", c.DefaultLanguage, c.Currency, c.TimeZone, err)
+	}
 	c, err = app.ParseConfig([]string{"-addr", "127.0.0.1:9999"}, envOf(map[string]string{"CHECKOUT_ADDR": ":1"}), io.Discard)
 	if err != nil || c.Addr != "127.0.0.1:9999" {
 		t.Fatalf("flag over variable: got %q, %v", c.Addr, err)
@@ -72,6 +79,9 @@ func TestParseConfigNamesTheBadVariable(t *testing.T) {
 		{map[string]string{"SANDBOX_FAULTS": `{"dropWebhooks":`}, "SANDBOX_FAULTS"},
 		{map[string]string{"SANDBOX_FAULTS": `{"dropWebhooks":2}`}, "SANDBOX_FAULTS"},
 		{map[string]string{"CHECKOUT_LOG_FORMAT": "xml"}, "CHECKOUT_LOG_FORMAT"},
+		{map[string]string{"CHECKOUT_DEFAULT_LANGUAGE": "fr"}, "CHECKOUT_DEFAULT_LANGUAGE"},
+		{map[string]string{"CHECKOUT_CURRENCY": "EURO"}, "CHECKOUT_CURRENCY"},
+		{map[string]string{"CHECKOUT_TIMEZONE": "Mars/Olympus"}, "CHECKOUT_TIMEZONE"},
 		{map[string]string{"CHECKOUT_API_RATE": "lots"}, "CHECKOUT_API_RATE"},
 		{map[string]string{"CHECKOUT_API_RATE": "0"}, "CHECKOUT_API_RATE"},
 		{map[string]string{"CHECKOUT_SESSION_KEY": "short"}, "CHECKOUT_SESSION_KEY"},

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -20,7 +21,7 @@ import (
 // TestBrowserExampleShop buys from the example shop as a customer does: its product page, Pay
 // with Banq, the checkout's payment page, the payer approving through Banq's link in the
 // sandbox, and back at the shop, which says paid only once the checkout's signed notification
-// arrived. With CHECKOUT_DOCS_SCREENSHOTS=DIR it writes the trip's three pictures there (the
+// arrived. With CHECKOUT_SCREENSHOTS=DIR it writes the trip's three pictures there (the
 // README's).
 func TestBrowserExampleShop(t *testing.T) {
 	t.Parallel()
@@ -36,7 +37,8 @@ func TestBrowserExampleShop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = shop.New(shop.Config{Checkout: a.URL, APIKey: key, Secret: ep.Secret, Public: srv.URL})
+	srv.Config.Handler = shop.New(shop.Config{Checkout: a.URL, APIKey: key, Secret: ep.Secret, Public: srv.URL,
+		Logger: slog.New(slog.DiscardHandler)})
 
 	customer := b.newTab("customer", 390, 844, true)
 	payer := b.newTab("payer", 390, 844, true)
@@ -68,10 +70,10 @@ func TestBrowserExampleShop(t *testing.T) {
 	docShot(t, customer, "shop-3-paid.png")
 }
 
-// docShot writes a picture of the tab for the README, when CHECKOUT_DOCS_SCREENSHOTS names a folder.
+// docShot writes a picture of the tab for the README, when CHECKOUT_SCREENSHOTS names a folder.
 func docShot(t *testing.T, tb *tab, name string) {
 	t.Helper()
-	dir := os.Getenv("CHECKOUT_DOCS_SCREENSHOTS")
+	dir := os.Getenv("CHECKOUT_SCREENSHOTS")
 	if dir == "" {
 		return
 	}

@@ -137,11 +137,11 @@ func testQRHandOffAndReceipt(t *testing.T, x extras) {
 	}
 	for id, want := range map[string]string{
 		"receipt-merchant":    "Demo Shop",
-		"receipt-amount":      "9.90",
+		"receipt-amount":      "$9.90",
 		"receipt-description": "Pot of tea",
 		"receipt-payment":     paid.PaymentID,
 		"receipt-transaction": paid.TransactionID,
-		"receipt-paid-at":     paid.PaidAt.UTC().Format("2 Jan 2006 15:04:05 UTC"),
+		"receipt-paid-at":     paid.PaidAt.In(time.Local).Format("2006-01-02 15:04:05 MST"), // the shop's zone: CHECKOUT_TIMEZONE unset
 	} {
 		if got := apptest.Text(doc, id); got != want {
 			t.Errorf("receipt %s: got %q, want %q", id, got, want)

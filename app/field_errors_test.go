@@ -20,8 +20,9 @@ func TestFieldErrorsDescribeTheirFields(t *testing.T) {
 		"new order sent empty": m.CreateOrder(t, "", "", "").Body,
 		"new order with a wrong expiry": m.PostForm(t, "/orders/new", "/orders", url.Values{
 			"amount": {"1.00"}, "description": {"Tea"}, "customer": {a.PayerBanqs(t)[0].GUID}, "expires": {"0"}}).Body,
-		"order list with bad dates": m.Get(t, "/orders?from=2026-13-45&to=yesterday").Body,
-		"password change":           m.PostForm(t, "/account", "/account/password", url.Values{"current": {"wrong"}, "new": {"short"}}).Body,
+		"order list with bad dates":     m.Get(t, "/orders?from=2026-13-45&to=yesterday").Body,
+		"password change":               m.PostForm(t, "/account", "/account/password", url.Values{"current": {"wrong"}, "new": {"short"}}).Body,
+		"API key without name or scope": m.PostForm(t, "/account/api-keys", "/account/api-keys", url.Values{"name": {""}}).Body,
 	}
 	for name, doc := range forms {
 		root, err := html.Parse(strings.NewReader(doc))

@@ -23,7 +23,7 @@ func TestNamesMatchBanq(t *testing.T) {
 	if got := apptest.Text(page, "merchant"); got != "Corner Café" {
 		t.Errorf("shop name on the payment page: got %q, want Corner Café", got)
 	}
-	want := "Find the request from " + banqName + " for 2.40, order " + o.Number() + "."
+	want := "Find the request from " + banqName + " for $2.40, order " + o.Number() + "." // in the shop's currency, USD unless set
 	if got := apptest.Text(page, "find-request"); got != want {
 		t.Errorf("what to look for in the Banq app: got %q, want %q", got, want)
 	}

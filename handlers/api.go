@@ -394,7 +394,9 @@ func isLoopback(host string) bool {
 }
 
 // apiOrder is o as the API answers it.
-func (h *Handlers) apiOrder(o checkout.Order) api.Order { return api.NewOrder(o, h.cfg.PublicURL) }
+func (h *Handlers) apiOrder(o checkout.Order) api.Order {
+	return api.NewOrder(o, h.cfg.PublicURL, h.cfg.Locale.Shop().Currency())
+}
 
 // apiCreateOrder is POST /api/v1/orders.
 func (h *Handlers) apiCreateOrder(c echo.Context) error {

@@ -21,6 +21,7 @@ import (
 	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/ingest"
 	"github.com/banq-checkout/checkout/live"
+	"github.com/banq-checkout/checkout/locale"
 	"github.com/banq-checkout/checkout/views"
 )
 
@@ -108,11 +109,13 @@ type Config struct {
 	Metrics          http.Handler // served at /metrics when set (it checks its own bearer token)
 	// Operator reports whether a request comes from an operator (it carries the metrics token):
 	// only they are told why /readyz is not ready. Nil: nobody is, the log says it.
-	Operator   func(*http.Request) bool
-	Observer   Observer // records requests and webhooks for metrics; nil records nothing
-	Logger     *slog.Logger
-	Now        func() time.Time
-	Brand      Brand         // logo and accent colour of the customer pages
+	Operator func(*http.Request) bool
+	Observer Observer // records requests and webhooks for metrics; nil records nothing
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Brand    Brand // logo and accent colour of the customer pages
+	// Locale holds the customer pages' languages and the shop's currency and time zone; nil: English, USD, the server's zone.
+	Locale     *locale.Catalog
 	WebhookURL string        // where Banq is told to send webhooks, for the broken-webhooks banner
 	OrderTTL   time.Duration // the new-order form's default time to pay; 30m
 	// Notifications keeps the shop's notification endpoints; nil serves no notification pages.
@@ -174,6 +177,12 @@ func New(cfg Config, st Store, co Checkout, b Banqs, hub *live.Hub) *Handlers {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Locale == nil {
+		var err error
+		if cfg.Locale, err = locale.New(locale.Options{}); err != nil {
+			panic(err) // the embedded catalogues do not parse: locale's TestCatalogues says why
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -290,8 +299,13 @@ func (h *Handlers) ErrorHandler(err error, c echo.Context) {
 	}
 	page := views.ErrorPage(h.page(c, "Error", ""), status, msg)
 	if strings.HasPrefix(c.Request().URL.Path, "/pay/") {
-		// The customer's: no merchant menu, and what to do next.
-		page = views.PayError(h.cfg.MerchantName, status, msg)
+		// The customer's: no merchant menu, what to do next, in the reader's language (also for
+		// a path no route matched, which customerLanguage did not see).
+		page = views.PayError(h.cfg.MerchantName, status)
+		if _, picked := c.Get(readerKey).(*locale.Printer); !picked {
+			r := c.Request()
+			c.SetRequest(r.WithContext(locale.With(r.Context(), h.reader(r))))
+		}
 	}
 	if err := render(c, status, page); err != nil {
 		h.log.ErrorContext(c.Request().Context(), "render error page", "err", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/locale"
 	"github.com/banq-checkout/checkout/views"
 )
 
@@ -42,6 +43,50 @@ func (h *Handlers) payView(o checkout.Order) views.PayView {
 		v.SandboxPayURL = strings.TrimRight(h.cfg.SandboxURL, "/") + "/sandbox/pay/" + url.PathEscape(o.PaymentID)
 	}
 	return v
+}
+
+// langCookie keeps the language a customer picked with the switcher (?lang=) on the payment
+// pages.
+const langCookie = "checkout_lang"
+
+const readerKey = "reader"
+
+// reader picks the customer's language: ?lang=, then the switcher's cookie, then the browser's
+// Accept-Language, then the shop's default.
+func (h *Handlers) reader(r *http.Request) *locale.Printer {
+	codes := []string{r.URL.Query().Get("lang")}
+	if ck, err := r.Cookie(langCookie); err == nil {
+		codes = append(codes, ck.Value)
+	}
+	return h.cfg.Locale.Pick(codes, r.Header.Get("Accept-Language"))
+}
+
+// customerLanguage writes the customer's pages in the reader's language (see reader), and keeps
+// a language picked with ?lang= in a cookie for the next visit and the page's stream.
+func (h *Handlers) customerLanguage(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		p := h.reader(r)
+		if l, ok := locale.Lookup(r.URL.Query().Get("lang")); ok {
+			c.SetCookie(&http.Cookie{Name: langCookie, Value: l.Code, Path: "/pay/", MaxAge: 365 * 24 * 60 * 60,
+				HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode})
+		}
+		c.Response().Header().Set("Content-Language", p.Code)
+		c.Response().Header().Add("Vary", "Accept-Language, Cookie")
+		c.Set(readerKey, p)
+		c.SetRequest(r.WithContext(locale.With(r.Context(), p)))
+		return next(c)
+	}
+}
+
+// shopLocale writes every page, unless customerLanguage says otherwise, in English with the
+// shop's currency and time zone.
+func (h *Handlers) shopLocale(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		c.SetRequest(r.WithContext(locale.With(r.Context(), h.cfg.Locale.Shop())))
+		return next(c)
+	}
 }
 
 func (h *Handlers) payPage(c echo.Context) error {

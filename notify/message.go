@@ -94,11 +94,11 @@ func (s Snapshot) JSON() []byte {
 }
 
 // Render turns a stored snapshot into the body sent to the shop; publicURL is the checkout's
-// base URL, for the order's pay_url.
-func Render(snapshot []byte, publicURL string) ([]byte, error) {
+// base URL, for the order's pay_url, and currency the shop's.
+func Render(snapshot []byte, publicURL, currency string) ([]byte, error) {
 	var s Snapshot
 	if err := json.Unmarshal(snapshot, &s); err != nil {
 		return nil, fmt.Errorf("notify: stored notification: %w", err)
 	}
-	return json.Marshal(Body{Type: s.Type, Timestamp: s.At, Data: api.NewOrder(s.Order, publicURL)})
+	return json.Marshal(Body{Type: s.Type, Timestamp: s.At, Data: api.NewOrder(s.Order, publicURL, currency)})
 }

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,6 +55,7 @@ var Schedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Mi
 type SenderConfig struct {
 	Policy       Policy
 	PublicURL    string          // the checkout's base URL, for the orders' pay_url
+	Currency     string          // the shop's currency (ISO 4217) the orders' amounts are in; USD when empty
 	Timeout      time.Duration   // one attempt, answer included; 15s
 	Schedule     []time.Duration // the retry schedule; Schedule
 	DisableAfter time.Duration   // an endpoint failing this long with no success is disabled; 5 days
@@ -231,7 +233,7 @@ func days(d time.Duration) string {
 // post sends the message and returns the answer's status, the start of its body, and why the
 // attempt failed ("" for a 2xx).
 func (s *Sender) post(ctx context.Context, j Job, at time.Time) (int, string, string) {
-	body, err := Render(j.Snapshot, s.cfg.PublicURL)
+	body, err := Render(j.Snapshot, s.cfg.PublicURL, cmp.Or(s.cfg.Currency, "USD"))
 	if err != nil {
 		return 0, "", err.Error()
 	}

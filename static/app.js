@@ -145,8 +145,11 @@
 
   function payPage(root) {
     var status = document.getElementById("pay-status");
-    // Not shared: each open of this stream sends the current state first.
-    follow("", location.pathname.replace(/\/$/, "") + "/events", ["state"], function (msg) {
+    var lang = document.documentElement.lang || "en";
+    // Not shared: each open of this stream sends the current state first, in this page's
+    // language.
+    var url = location.pathname.replace(/\/$/, "") + "/events?lang=" + encodeURIComponent(lang);
+    follow("", url, ["state"], function (msg) {
       if (msg.type === "open") {
         var note = document.getElementById("live-note");
         if (note) note.hidden = false;
@@ -155,16 +158,19 @@
       if (status.innerHTML.trim() !== msg.data.trim()) {
         status.innerHTML = msg.data;
         receipt(status);
+        localTimes(status, lang);
         backToShop(status);
       }
     });
     receipt(status);
-    countdown(status);
+    localTimes(document, lang);
+    countdown(status, lang);
     backToShop(status);
   }
 
   // A finished order that came from a shop goes back there by itself after a short countdown,
-  // which the customer can stop; the link stays (and is all there is without JavaScript).
+  // which the customer can stop; the link stays (and is all there is without JavaScript). The
+  // words come with the page, in its language.
   function backToShop(status) {
     var secs = status.querySelector("[data-back-seconds]");
     if (!secs) return;
@@ -185,16 +191,32 @@
     }, 1000);
     stop.addEventListener("click", function () {
       clearInterval(timer);
-      note.textContent = "You stay on this page.";
+      note.textContent = stop.getAttribute("data-stayed");
       stop.hidden = true;
     });
   }
 
-  // The expiry line counts down its last minutes. The server renders the expiry time and its
-  // own clock; the difference to this device's clock is kept, so a wrong phone clock does not
-  // matter. Without JavaScript the line shows what the server rendered.
-  function countdown(status) {
+  // The server writes times in the shop's time zone, with the ISO time beside them: the reader
+  // sees them in their own zone and language.
+  function localTimes(root, lang) {
+    if (!window.Intl) return;
+    var f = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "medium" });
+    root.querySelectorAll("time[data-local]").forEach(function (el) {
+      var at = Date.parse(el.getAttribute("datetime"));
+      if (!isNaN(at)) el.textContent = f.format(new Date(at));
+    });
+  }
+
+  // The expiry line counts down its last minutes; before, it says the minutes left and the
+  // time in the reader's zone. The server renders the expiry time, its own clock and the
+  // line's words in the page's language (with {clock}, {count} and {time} to fill in; the
+  // minutes in each plural form of the language); the difference to this device's clock is
+  // kept, so a wrong phone clock does not matter. Without JavaScript the line shows what the
+  // server rendered.
+  function countdown(status, lang) {
     var skew = null;
+    var plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(lang) : null;
+    var clockOf = window.Intl ? new Intl.DateTimeFormat(lang, { hour: "numeric", minute: "2-digit" }) : null;
     function pad(n) { return (n < 10 ? "0" : "") + n; }
     function tick() {
       var el = status.querySelector("[data-expires-at]");
@@ -209,15 +231,19 @@
       var from = Number(el.getAttribute("data-countdown-from") || 600);
       var text;
       if (left <= 0) {
-        text = "This request has expired.";
+        text = el.getAttribute("data-text-expired");
       } else if (left <= from) {
-        text = "Expires in " + Math.floor(left / 60) + ":" + pad(left % 60) + ".";
+        text = el.getAttribute("data-text-countdown").replace("{clock}", Math.floor(left / 60) + ":" + pad(left % 60));
         el.classList.add("soon");
       } else {
-        var at = new Date(expires);
-        text = "Approve by " + pad(at.getHours()) + ":" + pad(at.getMinutes()) + ".";
+        var forms = {};
+        try { forms = JSON.parse(el.getAttribute("data-text-minutes") || "{}"); } catch (e) { return; }
+        var minutes = Math.ceil(left / 60);
+        var form = forms[plural ? plural.select(minutes) : "other"] || forms.other;
+        if (!form || !clockOf) return;
+        text = form.replace("{count}", String(minutes)).replace("{time}", clockOf.format(new Date(expires)));
       }
-      if (el.textContent.trim() !== text) el.textContent = text;
+      if (text && el.textContent.trim() !== text) el.textContent = text;
     }
     tick();
     setInterval(tick, 1000);

@@ -166,6 +166,15 @@ func (db *DB) migrate(ctx context.Context) error {
 	if db.pg != nil {
 		return db.migratePostgres(ctx)
 	}
+	// The merchant list's search is an FTS5 index, which go-sqlite3 compiles in only with the
+	// build tag sqlite_fts5; without it a migration would fail with "no such module".
+	var fts5 bool
+	if err := db.write.QueryRowContext(ctx, `SELECT sqlite_compileoption_used('ENABLE_FTS5')`).Scan(&fts5); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if !fts5 {
+		return errors.New("store: this binary's SQLite has no FTS5: build, test and run with -tags sqlite_fts5 (as the Makefile does)")
+	}
 	var version int
 	if err := db.write.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
 		return fmt.Errorf("store: read schema version: %w", err)

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -311,5 +312,39 @@ func TestPostgresClaimHoldsNoLock(t *testing.T) {
 	inserted, err := b.InsertWebhook(dctx, w)
 	if took := time.Since(start); err != nil || inserted || took > time.Second {
 		t.Fatalf("duplicate while claimed: got inserted=%v, %v after %v; want a duplicate counted at once", inserted, err, took)
+	}
+}
+
+// The merchant list's search (ILIKE '%…%' on customer names and descriptions) can be answered
+// by the trigram indexes instead of reading every order. Sequential scans are priced out, as a
+// handful of rows would otherwise never be worth an index.
+func TestPostgresSearchUsesTrigramIndexes(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	openDSN(t, dsn)
+	conn, err := pgtest.Admin(t, dsn).Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), `SET enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.QueryContext(context.Background(),
+		`EXPLAIN SELECT id FROM orders WHERE customer_name ILIKE '%аня%' OR description ILIKE '%аня%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		rows.Scan(&line)
+		plan = append(plan, line)
+	}
+	joined := strings.Join(plan, "\n")
+	for _, index := range []string{"orders_customer_name_trgm", "orders_description_trgm"} {
+		if !strings.Contains(joined, index) {
+			t.Errorf("plan does not use %s:\n%s", index, joined)
+		}
 	}
 }

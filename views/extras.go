@@ -1,12 +1,16 @@
 package views
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/locale"
 )
 
 // CountdownFrom is how close to its expiry the customer page starts counting down.
@@ -30,16 +34,33 @@ type WebhookView struct {
 }
 
 // expiryText is the order's expiry for the customer, true without JavaScript: a countdown in
-// its last minutes (app.js keeps it running), the time before.
-func expiryText(v PayView) string {
+// its last minutes, the minutes left and the time (in the shop's zone) before. app.js keeps it
+// running from the same messages, with the time in the reader's zone.
+func expiryText(ctx context.Context, v PayView) string {
+	p := locale.From(ctx)
 	left := v.Order.ExpiresAt.Sub(v.Now)
 	switch {
 	case left <= 0:
-		return "This request has expired."
+		return p.T("expiry_expired")
 	case left <= CountdownFrom:
-		return "Expires in " + clock(left) + "."
+		return p.T("expiry_countdown", "Clock", clock(left))
 	}
-	return "Approve by " + v.Order.ExpiresAt.UTC().Format("15:04 UTC, 2 Jan") + "."
+	return p.N("expiry_minutes", int((left+time.Minute-1)/time.Minute), "Time", p.Clock(v.Order.ExpiresAt))
+}
+
+// minuteForms are expiry_minutes in each plural form of the reader's language, for app.js.
+func minuteForms(ctx context.Context) string {
+	b, err := json.Marshal(locale.From(ctx).Forms("expiry_minutes", "Time", "{time}"))
+	if err != nil {
+		return "{}"
+	}
+	return string(b)
+}
+
+// backNote is the return-to-shop countdown's sentence around its seconds, which app.js counts.
+func backNote(ctx context.Context) [2]string {
+	before, after, _ := strings.Cut(locale.From(ctx).T("back_note", "Seconds", "\x00"), "\x00")
+	return [2]string{before, after}
 }
 
 func countdownSeconds() string { return strconv.Itoa(int(CountdownFrom.Seconds())) }

@@ -2,6 +2,7 @@
 package views
 
 import (
+	"context"
 	"net/url"
 	"strconv"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/locale"
 )
 
 // Page is what every merchant page's layout needs.
@@ -124,69 +126,32 @@ func stateIcon(s checkout.State) string {
 }
 
 // customerHeadline is the state in words for the payer.
-func customerHeadline(o checkout.Order) string {
-	switch o.State {
-	case checkout.StateCreating:
-		return "Preparing your payment request"
-	case checkout.StateWaiting:
-		return "Approve the payment in your Banq app"
-	case checkout.StateOnHold:
-		return "Your payment is on hold"
-	case checkout.StateAccepted:
-		return "Approved, processing your payment"
-	case checkout.StatePaid:
-		return "Paid, thank you"
-	case checkout.StateDeclined:
-		return "You declined this payment"
-	case checkout.StateExpired:
-		return "This payment request expired"
-	case checkout.StateCanceled:
-		return "This payment request was canceled"
-	case checkout.StateFailed:
-		return "The payment failed"
-	case checkout.StateRejected:
-		return "This payment request could not be sent"
+func customerHeadline(ctx context.Context, o checkout.Order) string {
+	if customerStates[o.State] {
+		return locale.From(ctx).T("state_" + string(o.State) + "_headline")
 	}
 	return o.State.Label()
 }
 
-// customerDetail is what the payer can do now, in a sentence.
-func customerDetail(v PayView) string {
-	o, merchant := v.Order, v.Merchant
-	if o.ByLink() && o.State == checkout.StateWaiting {
-		return "Tap Open in Banq to see the request from " + v.requester() + " in your Banq app, check the amount, and approve. This page updates by itself."
-	}
-	switch o.State {
-	case checkout.StateCreating:
-		return "The request is on its way to Banq. This page updates by itself."
-	case checkout.StateWaiting:
-		return "Open the Banq app on your phone: a request from " + v.requester() + " is waiting. Tap it, check the amount, and approve. This page updates by itself."
-	case checkout.StateOnHold:
-		return "Banq has put this payment on hold. Nothing is charged while it is on hold; this page updates when it moves on."
-	case checkout.StateAccepted:
-		return "You approved it. Banq is moving the money; this takes a few seconds."
-	case checkout.StatePaid:
-		return "Your payment was received. Keep this page as your receipt."
-	case checkout.StateDeclined:
-		return "Nothing was charged. If that was a mistake, ask " + merchant + " for a new payment link."
-	case checkout.StateExpired:
-		return "Nothing was charged. If the request still shows in your Banq app, don't approve it: ask " + merchant + " for a new payment link."
-	case checkout.StateCanceled:
-		return "Nothing was charged. " + merchant + " canceled this request: if it still shows in your Banq app, don't approve it."
-	case checkout.StateFailed:
-		// The reason follows in its own paragraph.
-		return "Nothing was charged."
-	case checkout.StateRejected:
-		return "Nothing was charged. Please ask " + merchant + " for a new payment link."
-	}
-	return ""
+// customerStates are the states the catalogues have a headline and a detail for
+// (state_<state>_headline, state_<state>_detail).
+var customerStates = map[checkout.State]bool{
+	checkout.StateCreating: true, checkout.StateWaiting: true, checkout.StateOnHold: true,
+	checkout.StateAccepted: true, checkout.StatePaid: true, checkout.StateDeclined: true,
+	checkout.StateExpired: true, checkout.StateCanceled: true, checkout.StateFailed: true,
+	checkout.StateRejected: true,
 }
 
-func formatTime(t time.Time) string {
-	if t.IsZero() {
+// customerDetail is what the payer can do now, in a sentence. For a failed payment the reason
+// follows in its own paragraph.
+func customerDetail(ctx context.Context, v PayView) string {
+	if !customerStates[v.Order.State] {
 		return ""
 	}
-	return t.UTC().Format("2 Jan 2006 15:04:05 UTC")
+	if v.Order.ByLink() && v.Order.State == checkout.StateWaiting {
+		return locale.From(ctx).T("state_waiting_link_detail", "Requester", v.requester())
+	}
+	return locale.From(ctx).T("state_"+string(v.Order.State)+"_detail", "Merchant", v.Merchant, "Requester", v.requester())
 }
 
 func isoTime(t time.Time) string {
@@ -279,17 +244,28 @@ func fieldAria(errs map[string]string, field string) templ.Attributes {
 	return templ.Attributes{"aria-invalid": "false"}
 }
 
-func payErrorHeadline(status int) string {
+func payErrorHeadline(ctx context.Context, status int) string {
 	if status == 404 {
-		return "This payment link does not work"
+		return locale.From(ctx).T("pay_error_title_not_found")
 	}
-	return "This page could not be shown"
+	return locale.From(ctx).T("pay_error_title_other")
+}
+
+// payErrorDetail says what went wrong with a payment link, in words the customer can use.
+func payErrorDetail(ctx context.Context, status int) string {
+	switch status {
+	case 404:
+		return locale.From(ctx).T("pay_error_detail_not_found")
+	case 429:
+		return locale.From(ctx).T("pay_error_detail_busy")
+	}
+	return locale.From(ctx).T("pay_error_detail_other")
 }
 
 // payErrorNext is what the customer can do about a payment link that does not work.
-func payErrorNext(status int, merchant string) string {
+func payErrorNext(ctx context.Context, status int, merchant string) string {
 	if status == 404 {
-		return "Check that you opened the whole link, or ask " + merchant + " for a new payment link. Nothing was charged."
+		return locale.From(ctx).T("pay_error_next_not_found", "Merchant", merchant)
 	}
-	return "Try again in a moment. If it keeps happening, ask " + merchant + " for a new payment link."
+	return locale.From(ctx).T("pay_error_next_other", "Merchant", merchant)
 }

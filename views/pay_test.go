@@ -10,13 +10,33 @@ import (
 	"github.com/banq-checkout/checkout/app/apptest"
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/locale"
 	"github.com/banq-checkout/checkout/views"
 )
 
+// shopInUTC writes in English, USD, with the shop in UTC.
+func shopInUTC(t *testing.T, code string) context.Context {
+	t.Helper()
+	c, err := locale.New(locale.Options{Zone: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, ok := locale.Lookup(code)
+	if !ok {
+		t.Fatalf("no language %s", code)
+	}
+	return locale.With(context.Background(), c.Printer(l))
+}
+
 func renderPay(t *testing.T, v views.PayView) string {
 	t.Helper()
+	return renderPayIn(t, "en", v)
+}
+
+func renderPayIn(t *testing.T, code string, v views.PayView) string {
+	t.Helper()
 	var b bytes.Buffer
-	if err := views.Pay(v).Render(context.Background(), &b); err != nil {
+	if err := views.Pay(v).Render(shopInUTC(t, code), &b); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
@@ -32,8 +52,8 @@ func TestPayPageCountdownOnFixedClock(t *testing.T) {
 		text      string
 		countdown bool
 	}{
-		{expires.Add(-25 * time.Minute), "Approve by 15:30 UTC, 14 Mar.", false},
-		{expires.Add(-10*time.Minute - time.Second), "Approve by 15:30 UTC, 14 Mar.", false},
+		{expires.Add(-25 * time.Minute), "25 minutes left to approve, until 15:30 UTC.", false},
+		{expires.Add(-10*time.Minute - time.Second), "11 minutes left to approve, until 15:30 UTC.", false},
 		{expires.Add(-10 * time.Minute), "Expires in 10:00.", true},
 		{expires.Add(-3*time.Minute - 30*time.Second), "Expires in 3:30.", true},
 		{expires.Add(-1500 * time.Millisecond), "Expires in 0:02.", true},
@@ -71,9 +91,9 @@ func TestPaidPageIsAReceipt(t *testing.T) {
 	page := renderPay(t, views.PayView{Order: o, Merchant: "Corner Café", Now: paidAt, LogoURL: "/brand/logo", QRURL: "/pay/tok/qr.svg"})
 	for id, want := range map[string]string{
 		"receipt-merchant":    "Corner Café",
-		"receipt-amount":      "1,234.56",
+		"receipt-amount":      "$1,234.56",
 		"receipt-description": "Two coffees, one cake",
-		"receipt-paid-at":     "14 Mar 2026 15:12:05 UTC",
+		"receipt-paid-at":     "2026-03-14 15:12:05 UTC",
 		"receipt-order":       "#42",
 		"receipt-payment":     "pay-9",
 		"receipt-transaction": "tx-9",

@@ -172,6 +172,7 @@ type APIOrder struct {
 	Reference   *string           `json:"reference"`
 	State       string            `json:"state"`
 	Amount      string            `json:"amount"`
+	Currency    string            `json:"currency"`
 	Description string            `json:"description"`
 	Metadata    map[string]string `json:"metadata"`
 	PayerBanq   *string           `json:"payer_banq"`

@@ -4,8 +4,8 @@
 // the same run (GET /healthz on the same server; a bare echo v4 SSE broadcaster written here).
 // It prints a table and writes bench/results.json.
 //
-//	go run ./cmd/bench            (or make bench)
-//	go run ./cmd/bench -h         flags: scenario sizes, pinning, CPU profiles of the app
+//	go run -tags sqlite_fts5 ./cmd/bench      (or make bench)
+//	go run -tags sqlite_fts5 ./cmd/bench -h   flags: scenario sizes, pinning, CPU profiles of the app
 //
 // The hidden subcommands child-app and child-bare are the servers under test, and child-sandbox
 // is the Banq the app talks to; the bench starts them itself.
@@ -75,6 +75,12 @@ type options struct {
 	settle       time.Duration
 	memGC        bool
 	markdown     bool
+	listOrders   int
+	listRequests int
+	listDur      time.Duration
+	openDur      time.Duration
+	listOnly     bool
+	phone        bool
 	notifyRate   float64
 	notifyDur    time.Duration
 	notifyBurst  int
@@ -84,7 +90,7 @@ func parseOptions(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&o.out, "out", "bench/results.json", "where to write the results")
-	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "bound on the whole run")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "bound on the whole run")
 	fs.BoolVar(&o.pin, "pin", runtime.NumCPU() >= 2, "pin the server and the load generator to different CPUs")
 	fs.StringVar(&o.serverCPUs, "server-cpus", "0", "CPUs of the server under test when pinned")
 	fs.StringVar(&o.loadCPUs, "load-cpus", "1", "CPUs of the load generator when pinned")
@@ -105,14 +111,28 @@ func parseOptions(args []string) (options, error) {
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "idle time before reading RSS")
 	fs.BoolVar(&o.markdown, "md", false, "also print the table as Markdown (for the README)")
 	fs.BoolVar(&o.memGC, "mem-gc", false, "after reading RSS, collect garbage in the servers and report their Go memory (diagnosis)")
+	fs.IntVar(&o.listOrders, "list-orders", 1_000_000, "seed a shop of this many orders (a shop after a few years) and time the merchant list and CSV export on it; 0 skips it")
+	fs.IntVar(&o.listRequests, "list-requests", 300, "requests per filter of the merchant list")
+	fs.DurationVar(&o.listDur, "list-duration", 4*time.Second, "bound per filter of the merchant list")
+	fs.DurationVar(&o.openDur, "open-duration", 3*time.Second, "length of each open-loop (constant rate) run")
+	fs.BoolVar(&o.listOnly, "list-only", false, "run only the healthz baseline and the merchant list scenario (with -list-orders)")
+	fs.BoolVar(&o.phone, "phone", true, "load the payment page in headless Chromium as a phone on slow 4G (needs chromium)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	timeoutSet := false
+	fs.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "timeout" })
+	if o.listOrders > 0 && !timeoutSet {
+		o.timeout += 4 * time.Minute // seeding a million orders takes a minute or two on a shared core
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if o.streamOrders < 1 || o.streams < o.streamOrders || o.streams%o.streamOrders != 0 {
 		return o, fmt.Errorf("-streams (%d) must be a multiple of -stream-orders (%d)", o.streams, o.streamOrders)
+	}
+	if o.listOnly && o.listOrders < 1 {
+		return o, fmt.Errorf("-list-only needs -list-orders")
 	}
 	if o.fanoutRate <= 0 || o.ingestConc < 1 || o.ordersConc < 1 || o.ingestN < 1 {
 		return o, fmt.Errorf("rates, counts and concurrencies must be positive")

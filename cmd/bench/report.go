@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -114,6 +115,11 @@ func ptr[T any](v T) *T { return &v }
 
 // figures derives the table from the raw results: each value, its ratio to its baseline, and
 // whether its targets are met.
+//
+// Every target is a ratio to a baseline of the same run (issue 17, item 6): absolute figures
+// drift from one machine to the next (healthz ran 50,000 req/s on one 2-core machine and 17,000
+// on another). Where a target began as an absolute figure, it is shown beside the ratio as the
+// figure it meant on the reference machine, healthz 50,000 req/s with p99 1.1 ms.
 func figures(r *results) []figure {
 	var out []figure
 	h := r.Healthz
@@ -138,44 +144,98 @@ func figures(r *results) []figure {
 	if in := r.Ingest; in != nil {
 		a := in.Accepted
 		rate := a.PerSec
-		add(with("webhooks accepted/s", rate, "req/s", h.PerSec, "healthz req/s", "≥ 3000 and ≥ 0.25 × healthz",
-			ptr(rate >= 3000 && h.PerSec > 0 && rate >= 0.25*h.PerSec && a.Failed == 0)))
+		add(with("webhooks accepted/s", rate, "req/s", h.PerSec, "healthz req/s", "≥ 0.25 × healthz (≈ 12,600)",
+			ptr(h.PerSec > 0 && rate >= 0.25*h.PerSec && a.Failed == 0)))
 		add(with("webhook answer p50", a.Latency.P50, "ms", h.Latency.P50, "healthz p50", "", nil))
-		add(with("webhook answer p99", a.Latency.P99, "ms", h.Latency.P99, "healthz p99", "< 20 ms", ptr(a.Latency.P99 > 0 && a.Latency.P99 < 20)))
-		add(with("webhooks processed/s", in.ProcessedPerS, "/s", h.PerSec, "healthz req/s", "", nil))
+		add(with("webhook answer p99", a.Latency.P99, "ms", h.Latency.P99, "healthz p99", "≤ 18 × healthz p99 (≈ < 20 ms)",
+			ptr(a.Latency.P99 > 0 && h.Latency.P99 > 0 && a.Latency.P99 <= 18*h.Latency.P99)))
+		add(with("webhooks processed/s", in.ProcessedPerS, "/s", h.PerSec, "healthz req/s", "≥ 0.1 × healthz (≈ 5,000)",
+			ptr(h.PerSec > 0 && in.ProcessedPerS >= 0.1*h.PerSec)))
 	}
 	if af := r.AppFanout; af != nil {
 		var bp50, bp99, bmax, bmem float64
 		if bf := r.Bare; bf != nil {
 			bp50, bp99, bmax, bmem = bf.Latency.P50, bf.Latency.P99, bf.Latency.Max, bf.PerStreamBytes/1024
 		}
-		met := af.Latency.P99 > 0 && af.Latency.P99 < 100 && bp99 > 0 && af.Latency.P99 <= 1.25*bp99
+		// The whole pipeline (store, claim, two fetches from Banq, commit, render) against the
+		// same run's healthz; the bare broadcaster, which fetches nothing, stays beside it for scale.
+		met := af.Latency.P99 > 0 && af.Latency.P99 < 100 && h.Latency.P99 > 0 && af.Latency.P99 <= 10*h.Latency.P99
 		add(with("webhook → SSE p50", af.Latency.P50, "ms", bp50, "bare p50", "", nil))
-		add(with("webhook → SSE p99", af.Latency.P99, "ms", bp99, "bare p99", "< 100 ms and ≤ 1.25 × bare", ptr(met)))
+		add(with("webhook → SSE p99", af.Latency.P99, "ms", h.Latency.P99, "healthz p99", "< 100 ms and ≤ 10 × healthz p99", ptr(met)))
+		add(with("webhook → SSE p99, bare broadcaster", bp99, "ms", 0, "", "", nil))
 		add(with("webhook → SSE max", af.Latency.Max, "ms", bmax, "bare max", "", nil))
 		lost := float64(af.Lost + af.Wrong)
 		add(with("events lost", lost, "", 0, "", "0", ptr(af.Lost == 0 && af.Wrong == 0 && af.Sent > 0 && af.SendFailed == 0)))
 		kib := math.Round(af.PerStreamBytes/1024*10) / 10
-		add(with("memory per idle stream", kib, "KiB", math.Round(bmem*10)/10, "bare KiB", "≤ 24 KiB and ≤ 1.1 × bare",
-			ptr(af.PerStreamBytes > 0 && kib <= 24 && bmem > 0 && af.PerStreamBytes/1024 <= 1.1*bmem)))
+		add(with("memory per idle stream", kib, "KiB", math.Round(bmem*10)/10, "bare KiB", "≤ 1.1 × bare (≈ 24 KiB)",
+			ptr(af.PerStreamBytes > 0 && bmem > 0 && af.PerStreamBytes/1024 <= 1.1*bmem)))
 	}
 	if n := r.Notify; n != nil {
-		add(with("notifications delivered/s", n.DeliveredPerS, "/s", h.PerSec, "healthz req/s", "≥ 1000",
-			ptr(n.DeliveredPerS >= 1000 && n.Lost == 0 && n.BadSignature == 0)))
+		add(with("notifications delivered/s", n.DeliveredPerS, "/s", h.PerSec, "healthz req/s", "≥ 0.02 × healthz (≈ 1000)",
+			ptr(h.PerSec > 0 && n.DeliveredPerS >= 0.02*h.PerSec && n.Lost == 0 && n.BadSignature == 0)))
 		add(with("change → shop p50", n.Steady.P50, "ms", h.Latency.P50, "healthz p50", "", nil))
-		add(with("change → shop p99", n.Steady.P99, "ms", h.Latency.P99, "healthz p99", "< 50 ms",
-			ptr(n.Steady.P99 > 0 && n.Steady.P99 < 50)))
+		add(with("change → shop p99", n.Steady.P99, "ms", h.Latency.P99, "healthz p99", "≤ 45 × healthz p99 (≈ < 50 ms)",
+			ptr(n.Steady.P99 > 0 && h.Latency.P99 > 0 && n.Steady.P99 <= 45*h.Latency.P99)))
 	}
 	if o := r.Orders; o != nil {
-		add(with("orders created/s", o.PerSec, "req/s", h.PerSec, "healthz req/s", "≥ 800", ptr(o.PerSec >= 800 && o.Failed == 0)))
+		add(with("orders created/s", o.PerSec, "req/s", h.PerSec, "healthz req/s", "≥ 0.016 × healthz (≈ 800)",
+			ptr(h.PerSec > 0 && o.PerSec >= 0.016*h.PerSec && o.Failed == 0)))
 		add(with("order p50", o.Latency.P50, "ms", h.Latency.P50, "healthz p50", "", nil))
-		add(with("order p99", o.Latency.P99, "ms", h.Latency.P99, "healthz p99", "< 50 ms", ptr(o.Latency.P99 > 0 && o.Latency.P99 < 50)))
+		add(with("order p99", o.Latency.P99, "ms", h.Latency.P99, "healthz p99", "≤ 45 × healthz p99 (≈ < 50 ms)",
+			ptr(o.Latency.P99 > 0 && h.Latency.P99 > 0 && o.Latency.P99 <= 45*h.Latency.P99)))
 		if ao := r.APIOrders; ao != nil {
 			add(with("API orders created/s", ao.PerSec, "req/s", o.PerSec, "form orders/s", "≥ the form's",
 				ptr(ao.PerSec >= o.PerSec && ao.Failed == 0)))
 			add(with("API order p50", ao.Latency.P50, "ms", o.Latency.P50, "form p50", "", nil))
-			add(with("API order p99", ao.Latency.P99, "ms", o.Latency.P99, "form p99", "< 50 ms", ptr(ao.Latency.P99 > 0 && ao.Latency.P99 < 50)))
+			add(with("API order p99", ao.Latency.P99, "ms", h.Latency.P99, "healthz p99", "≤ 45 × healthz p99 (≈ < 50 ms)",
+				ptr(ao.Latency.P99 > 0 && h.Latency.P99 > 0 && ao.Latency.P99 <= 45*h.Latency.P99)))
 		}
+	}
+	for _, kind := range []string{"webhooks", "orders"} {
+		for _, share := range openShares {
+			name := fmt.Sprintf("%s %.0f%%", kind, share*100)
+			o, ok := r.OpenLoop[name]
+			if !ok {
+				continue
+			}
+			label := fmt.Sprintf("%s at %.0f/s (%.0f%%, open loop)", kind, o.Rate, share*100)
+			add(with(label+" p50", o.Latency.P50, "ms", h.Latency.P50, "healthz p50", "", nil))
+			if kind == "webhooks" && share == 0.8 {
+				// 20 ms on the machine where healthz p99 was 1.1 ms: about 18 × healthz p99.
+				add(with(label+" p99", o.Latency.P99, "ms", h.Latency.P99, "healthz p99", "≤ 18 × healthz p99 (≈ < 20 ms)",
+					ptr(o.Failed == 0 && o.OK > 0 && h.Latency.P99 > 0 && o.Latency.P99 <= 18*h.Latency.P99)))
+			} else {
+				add(with(label+" p99", o.Latency.P99, "ms", h.Latency.P99, "healthz p99", "", nil))
+			}
+			add(with(label+" max", o.Latency.Max, "ms", 0, "", "", nil))
+		}
+	}
+	if p := r.Phone; p != nil {
+		kb := math.Round(float64(p.Bytes)/1000*10) / 10
+		add(with("pay page over the wire (phone)", kb, "KB", math.Round(float64(p.BytesPlain)/1000*10)/10, "uncompressed KB",
+			"≤ 12 KB", ptr(p.Bytes > 0 && kb <= 12)))
+		add(with("pay page first contentful paint (phone)", p.FCPms, "ms", p.FCPPlainms, "uncompressed ms",
+			"< 1000 ms", ptr(p.FCPms > 0 && p.FCPms < 1000)))
+	}
+	if l := r.List; l != nil {
+		names := make([]string, 0, len(l.Pages))
+		for name := range l.Pages {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		// 50 ms on the machine where healthz p99 was 1.1 ms: about 45 × healthz p99.
+		for _, name := range names {
+			p := l.Pages[name]
+			ok := p.Failed == 0 && p.OK > 0 && h.Latency.P99 > 0 && p.Latency.P99 <= 45*h.Latency.P99
+			add(with("list p99, "+name, p.Latency.P99, "ms", h.Latency.P99, "healthz p99", "≤ 45 × healthz p99 (≈ < 50 ms)", ptr(ok)))
+		}
+		e := l.Export
+		// 200,000 rows/s on the machine where healthz ran 50,000 req/s: 4 × healthz req/s.
+		add(with("export rows/s", e.RowsPerSec, "rows/s", h.PerSec, "healthz req/s", "≥ 4 × healthz req/s (≈ ≥ 200,000)",
+			ptr(e.Error == "" && e.Rows == l.Orders && h.PerSec > 0 && e.RowsPerSec >= 4*h.PerSec)))
+		growth := math.Round(float64(e.RSSMaxByte-e.RSSBeforeByte)/(1<<20)*10) / 10
+		add(with("export RSS growth", growth, "MiB", math.Round(float64(e.RSSBeforeByte)/(1<<20)*10)/10, "RSS before (MiB)",
+			"≤ 32 MiB, whatever the rows", ptr(e.Error == "" && e.RSSBeforeByte > 0 && growth <= 32)))
 	}
 	return out
 }

@@ -27,20 +27,23 @@ import (
 
 // results is everything measured in one run; results.json holds it.
 type results struct {
-	Machine   machine        `json:"machine"`
-	Settings  map[string]any `json:"settings"`
-	Figures   []figure       `json:"figures"`
-	Healthz   loadResult     `json:"healthz"`
-	Orders    *loadResult    `json:"orders,omitempty"`
-	APIOrders *loadResult    `json:"api_orders,omitempty"`
-	Notify    *notifyResult  `json:"notifications,omitempty"`
-	Ingest    *ingestResult  `json:"ingest,omitempty"`
-	AppFanout *fanoutResult  `json:"app_fanout,omitempty"`
-	Bare      *fanoutResult  `json:"bare_fanout,omitempty"`
-	Profiles  []string       `json:"profiles,omitempty"`
-	Notes     []string       `json:"notes,omitempty"`
-	Errors    []string       `json:"errors,omitempty"`
-	Extra     map[string]any `json:"extra,omitempty"`
+	Machine   machine               `json:"machine"`
+	Settings  map[string]any        `json:"settings"`
+	Figures   []figure              `json:"figures"`
+	Healthz   loadResult            `json:"healthz"`
+	Orders    *loadResult           `json:"orders,omitempty"`
+	APIOrders *loadResult           `json:"api_orders,omitempty"`
+	Notify    *notifyResult         `json:"notifications,omitempty"`
+	Ingest    *ingestResult         `json:"ingest,omitempty"`
+	AppFanout *fanoutResult         `json:"app_fanout,omitempty"`
+	Bare      *fanoutResult         `json:"bare_fanout,omitempty"`
+	List      *listResult           `json:"list,omitempty"`
+	OpenLoop  map[string]openResult `json:"open_loop,omitempty"`
+	Phone     *phoneResult          `json:"phone,omitempty"`
+	Profiles  []string              `json:"profiles,omitempty"`
+	Notes     []string              `json:"notes,omitempty"`
+	Errors    []string              `json:"errors,omitempty"`
+	Extra     map[string]any        `json:"extra,omitempty"`
 }
 
 type ingestResult struct {
@@ -88,7 +91,7 @@ func run(ctx context.Context, args []string) error {
 	if _, err := raiseNoFile(); err != nil {
 		return fmt.Errorf("raise the open-file limit: %w", err)
 	}
-	res := &results{Machine: machineFacts(), Extra: map[string]any{}}
+	res := &results{Machine: machineFacts(), Extra: map[string]any{}, OpenLoop: map[string]openResult{}}
 	serverCPUs := ""
 	if o.pin {
 		cpus, err := parseCPUs(o.loadCPUs)
@@ -106,9 +109,10 @@ func run(ctx context.Context, args []string) error {
 		"orders_seconds": o.ordersDur.Seconds(), "orders_conc": o.ordersConc,
 		"ingest_webhooks": o.ingestN, "ingest_conc": o.ingestConc,
 		"streams": o.streams, "stream_orders": o.streamOrders, "fanout_rate": o.fanoutRate,
-		"settle_seconds": o.settle.Seconds(),
+		"settle_seconds": o.settle.Seconds(), "list_orders": o.listOrders,
+		"open_loop_seconds": o.openDur.Seconds(), "open_loop_shares": openShares,
 		"app": "sandbox mode; SANDBOX_STEP_DELAY=1h, CHECKOUT_RECONCILE_AFTER=1h, sandbox webhook delivery off, " +
-			"per-address webhook rate limit lifted, metrics on, logs JSON at info to a file",
+			"per-address webhook rate limit and stream caps lifted, metrics on, logs JSON at info to a file",
 	}
 	dir, err := os.MkdirTemp("", "checkout-bench-")
 	if err != nil {
@@ -170,8 +174,13 @@ func (b *bench) step(format string, args ...any) {
 }
 
 func (b *bench) startApp(ctx context.Context, n int) (*child, error) {
+	return b.startAppIn(ctx, n, b.dir)
+}
+
+// startAppIn starts an app whose database is in dir.
+func (b *bench) startAppIn(ctx context.Context, n int, dir string) (*child, error) {
 	b.step("starting the app (run %d)", n)
-	c, err := startChild(ctx, "app", filepath.Join(b.dir, fmt.Sprintf("app-%d.log", n)), "child-app", "-dir", b.dir, "-cpus", b.serverCPUs,
+	c, err := startChild(ctx, "app", filepath.Join(b.dir, fmt.Sprintf("app-%d.log", n)), "child-app", "-dir", dir, "-cpus", b.serverCPUs,
 		"-banq", b.sandbox.info.URL, "-payers", strings.Join(b.sandbox.info.Payers, ","))
 	if err != nil {
 		return nil, err
@@ -194,6 +203,9 @@ func (b *bench) all(ctx context.Context) error {
 		return errors.New("the sandbox has no payers")
 	}
 	b.sandbox = sb
+	if b.o.listOnly {
+		return b.list(ctx)
+	}
 	a, err := b.startApp(ctx, 1)
 	if err != nil {
 		return err
@@ -209,21 +221,7 @@ func (b *bench) all(ctx context.Context) error {
 	}
 
 	// 1. Baseline: GET /healthz on the same server.
-	b.step("healthz baseline, %v", b.o.healthzDur)
-	hc := newClient(b.o.ingestConc)
-	b.res.Healthz = closedLoop(ctx, b.o.ingestConc, 1<<30, b.o.healthzDur, func(ctx context.Context, _, _ int) (int, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.info.URL+"/healthz", nil)
-		resp, err := hc.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		drain(resp)
-		if resp.StatusCode != http.StatusOK {
-			return resp.StatusCode, fmt.Errorf("healthz: got %d, want 200", resp.StatusCode)
-		}
-		return resp.StatusCode, nil
-	})
-	hc.CloseIdleConnections()
+	b.healthz(ctx, a)
 
 	// 5. Order creation through the signed-in form.
 	if err := b.orders(ctx, a, db); err != nil {
@@ -295,6 +293,16 @@ func (b *bench) all(ctx context.Context) error {
 	for i, o := range fanOrders {
 		paths[i] = "/pay/" + url.PathEscape(o.token) + "/events"
 	}
+	// The customer's first second, on this fresh app: a waiting order's payment page.
+	if b.o.phone {
+		b.step("payment page on an emulated phone (slow 4G, CPU 4× slower), %d cold loads each way", phoneLoads)
+		pr, err := b.phone(ctx, a2.info.URL+paths[0][:len(paths[0])-len("/events")])
+		if err != nil {
+			b.res.Notes = append(b.res.Notes, "phone: "+err.Error())
+		} else {
+			b.res.Phone = pr
+		}
+	}
 	webhookClient := newClient(64)
 	fr, err := b.fanout(ctx, "app", a2, paths, `data-state="accepted"`, func(ctx context.Context, i int) (int, error) {
 		body, sig := b.webhook("fanout", i, fanOrders[i].payment)
@@ -337,7 +345,36 @@ func (b *bench) all(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bare fan-out: %w", err)
 	}
+	if err := bare.stop(15 * time.Second); err != nil {
+		return err
+	}
+
+	// 5. The merchant list and export of a shop after a few years.
+	if b.o.listOrders > 0 {
+		if err := b.list(ctx); err != nil {
+			return fmt.Errorf("merchant list: %w", err)
+		}
+	}
 	return nil
+}
+
+// healthz measures the baseline, GET /healthz on a, into b.res.Healthz.
+func (b *bench) healthz(ctx context.Context, a *child) {
+	b.step("healthz baseline, %v", b.o.healthzDur)
+	hc := newClient(b.o.ingestConc)
+	b.res.Healthz = closedLoop(ctx, b.o.ingestConc, 1<<30, b.o.healthzDur, func(ctx context.Context, _, _ int) (int, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.info.URL+"/healthz", nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		drain(resp)
+		if resp.StatusCode != http.StatusOK {
+			return resp.StatusCode, fmt.Errorf("healthz: got %d, want 200", resp.StatusCode)
+		}
+		return resp.StatusCode, nil
+	})
+	hc.CloseIdleConnections()
 }
 
 // broadcast sends rounds of one event to every stream, half a second apart, and returns per round
@@ -456,6 +493,32 @@ func (b *bench) orders(ctx context.Context, a *child, db *sql.DB) error {
 		return status, nil
 	})
 	b.res.Orders = &r
+	// The same form posts at constant rates below the closed-loop maximum (open loop): each
+	// merchant's session on a client of its own that may open as many connections as needed.
+	for i := range ms {
+		c := newClient(256)
+		c.Jar = ms[i].c.Jar
+		ms[i].c = c
+	}
+	for _, share := range openShares {
+		rate := share * r.PerSec
+		b.step("order creation, open loop at %.0f/s (%.0f%% of the closed-loop maximum) for %v", rate, share*100, b.o.openDur)
+		or := openLoop(ctx, rate, b.o.openDur, func(ctx context.Context, i int) (int, error) {
+			m := ms[i%len(ms)]
+			status, loc, err := postForm(ctx, m.c, a.info.URL+"/orders", url.Values{
+				"_csrf": {m.csrf}, "amount": {fmt.Sprintf("%d.%02d", 5+i%90, i%100)},
+				"description": {"Open-loop order " + strconv.Itoa(i)}, "customer": {payers[i%len(payers)]},
+			})
+			if err != nil {
+				return status, err
+			}
+			if status != http.StatusSeeOther || !strings.HasPrefix(loc, "/orders/") {
+				return status, fmt.Errorf("create order: got %d to %q, want 303 to the order", status, loc)
+			}
+			return status, nil
+		})
+		b.res.OpenLoop[fmt.Sprintf("orders %.0f%%", share*100)] = or
+	}
 	b.stopProfile(ctx, a)
 
 	// The same orders created by a shop's software over the API, beside the form.
@@ -507,6 +570,9 @@ func apiKey(ctx context.Context, c *http.Client, base, csrf string) (string, err
 	return string(m[1]), nil
 }
 
+// openShares are the constant rates of the open-loop runs, as shares of the closed-loop maximum.
+var openShares = []float64{0.5, 0.8}
+
 var csrfField = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 
 func csrfToken(ctx context.Context, c *http.Client, u string) (string, error) {
@@ -555,18 +621,7 @@ func (b *bench) ingest(ctx context.Context, a *child, db *sql.DB, orders []bench
 	ir := &ingestResult{Accepted: r, ByStatus: map[string]int{}}
 	b.res.Ingest = ir
 	b.step("accepted %d in %.1fs; waiting for the worker to drain the inbox", r.OK, r.Seconds)
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		var pending int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM webhooks WHERE status = 'pending'`).Scan(&pending); err != nil {
-			return err
-		}
-		if pending == 0 {
-			ir.Drained = true
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	ir.Drained = waitDrained(ctx, db, 60*time.Second) == nil
 	pattern := "bench-ingest-" + b.runID + "-%"
 	rows, err := db.QueryContext(ctx, `SELECT status, count(*) FROM webhooks WHERE id LIKE ? GROUP BY status`, pattern)
 	if err != nil {
@@ -591,7 +646,41 @@ func (b *bench) ingest(ctx context.Context, a *child, db *sql.DB, orders []bench
 	if !ir.Drained {
 		return fmt.Errorf("the inbox was not drained within 60s: %v", ir.ByStatus)
 	}
+	// Open loop: webhooks at constant rates below the closed-loop maximum, about the same
+	// payments again under new ids (as Banq's retries of a lost answer come), each run from an
+	// empty inbox. The answer is what is timed: the webhook stored.
+	oc := newClient(512)
+	for _, share := range openShares {
+		rate := share * r.PerSec
+		kind := fmt.Sprintf("open%.0f", share*100)
+		b.step("webhook ingest, open loop at %.0f/s (%.0f%% of the closed-loop maximum) for %v", rate, share*100, b.o.openDur)
+		or := openLoop(ctx, rate, b.o.openDur, func(ctx context.Context, i int) (int, error) {
+			body, sig := b.webhook(kind, i, orders[i%n].payment)
+			return post(ctx, oc, a.info.URL+"/webhooks/banq", body, sig)
+		})
+		b.res.OpenLoop[fmt.Sprintf("webhooks %.0f%%", share*100)] = or
+		if err := waitDrained(ctx, db, 120*time.Second); err != nil {
+			return err
+		}
+	}
+	oc.CloseIdleConnections()
 	return nil
+}
+
+// waitDrained polls the inbox until no webhook is pending, for at most d.
+func waitDrained(ctx context.Context, db *sql.DB, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		var pending int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM webhooks WHERE status = 'pending'`).Scan(&pending); err != nil {
+			return err
+		}
+		if pending == 0 {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("the inbox was not drained within %v", d)
 }
 
 // fanout opens the streams on srv (topics paths, streams/len(paths) each), reads its RSS idle and

@@ -32,6 +32,7 @@ type Config struct {
 	Secret   string // the notification endpoint's signing secret
 	Public   string // the shop's own base URL, for return URLs
 	Client   *http.Client
+	Logger   *slog.Logger // slog's default when nil
 }
 
 // Order is one purchase, as the shop keeps it.
@@ -59,6 +60,9 @@ type Shop struct {
 func New(cfg Config) *Shop {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 15 * time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	s := &Shop{cfg: cfg, orders: map[string]*Order{}, seen: map[string]bool{}, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /{$}", s.product)
@@ -144,7 +148,7 @@ func (s *Shop) buy(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var co checkoutOrder
 	if resp.StatusCode/100 != 2 || json.Unmarshal(raw, &co) != nil || co.PayURL == "" {
-		slog.Error("create order at the checkout", "status", resp.StatusCode, "body", string(raw))
+		s.cfg.Logger.Error("create order at the checkout", "status", resp.StatusCode, "body", string(raw))
 		s.render(w, http.StatusBadGateway, map[string]any{"Error": "The checkout refused the order: " + string(raw)})
 		return
 	}
@@ -183,7 +187,7 @@ func (s *Shop) notification(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := verify(s.cfg.Secret, r.Header, body, time.Now()); err != nil {
-		slog.Warn("notification refused", "err", err)
+		s.cfg.Logger.Warn("notification refused", "err", err)
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}
@@ -217,7 +221,7 @@ func (s *Shop) notification(w http.ResponseWriter, r *http.Request) {
 	case "order.declined", "order.failed", "order.canceled", "order.expired":
 		o.State = "unpaid"
 	}
-	slog.Info("notification", "type", n.Type, "order", o.ID, "state", o.State)
+	s.cfg.Logger.Info("notification", "type", n.Type, "order", o.ID, "state", o.State)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -29,6 +29,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"WebhookInboxDeduplicates", testWebhookInboxDeduplicates},
 		{"ListOrdersFiltersAndPages", testListOrdersFiltersAndPages},
+		{"SearchFoldsCaseInEveryScript", testSearchFoldsCaseInEveryScript},
 		{"Sessions", testSessions},
 		{"ConcurrentTransitionsOfOneOrder", testConcurrentTransitionsOfOneOrder},
 		{"ClaimsAreExclusive", testClaimsAreExclusive},
@@ -253,6 +254,80 @@ func testListOrdersFiltersAndPages(t *testing.T, open Opener) {
 	page, _, _ = db.ListOrders(ctx, checkout.OrderFilter{Search: "%_"})
 	if len(page) != 1 || page[0].ID != special.ID {
 		t.Fatalf("literal search: got %d orders", len(page))
+	}
+}
+
+// The merchant list's search finds a substring of a customer's name or of a description,
+// whatever its case, in Cyrillic, Greek and accented Latin as in ASCII; short searches too.
+func testSearchFoldsCaseInEveryScript(t *testing.T, open Opener) {
+	db := open(t)
+	ctx := context.Background()
+	ids := map[string]int64{}
+	for _, o := range []struct{ name, description string }{
+		{"Аня Петрова", "Чай с лимоном"},
+		{"Σίσυφος Παπαδόπουλος", "Ελληνικός καφές"},
+		{"Élodie Dupré", "Crème brûlée"},
+		{"Ada Lovelace", "Analytical engine"},
+		{"Adalbert Payer", "Invoice 4711"},
+	} {
+		created, err := db.CreateOrder(ctx, checkout.Order{Token: "t-" + o.name, IdempotencyKey: "k-" + o.name, Amount: 1,
+			Description: o.description, CustomerBanq: "b", CustomerName: o.name, State: checkout.StateWaiting},
+			checkout.Event{Kind: checkout.EventCreated, State: checkout.StateWaiting, Message: "created"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[o.name] = created.ID
+	}
+	for _, tc := range []struct{ search, want string }{
+		{"аня", "Аня Петрова"},
+		{"АНЯ", "Аня Петрова"},
+		{"ПЕТРОВ", "Аня Петрова"},
+		{"етро", "Аня Петрова"},
+		{"ЛИМОН", "Аня Петрова"},
+		{"ан", "Аня Петрова"}, // shorter than a trigram
+		{"σίσυφ", "Σίσυφος Παπαδόπουλος"},
+		{"ΠΑΠΑΔΌΠ", "Σίσυφος Παπαδόπουλος"},
+		{"ΚΑΦΈ", "Σίσυφος Παπαδόπουλος"},
+		{"élodie", "Élodie Dupré"},
+		{"DUPRÉ", "Élodie Dupré"},
+		{"CRÈME BRÛ", "Élodie Dupré"},
+		{"É", "Élodie Dupré"},
+		{"LOVEL", "Ada Lovelace"},
+		{"engine", "Ada Lovelace"},
+		{"4711", "Adalbert Payer"}, // a number that is no order's, found in a description
+	} {
+		page, _, err := db.ListOrders(ctx, checkout.OrderFilter{Search: tc.search})
+		if err != nil {
+			t.Fatalf("search %q: %v", tc.search, err)
+		}
+		if len(page) != 1 || page[0].ID != ids[tc.want] {
+			var got []string
+			for _, o := range page {
+				got = append(got, o.CustomerName)
+			}
+			t.Errorf("search %q: got %q, want [%s]", tc.search, got, tc.want)
+		}
+	}
+	// A search combines with the other filters and pages.
+	if page, _, err := db.ListOrders(ctx, checkout.OrderFilter{Search: "аня", State: checkout.StatePaid}); err != nil || len(page) != 0 {
+		t.Errorf("search аня among paid orders: got %d, %v; want none", len(page), err)
+	}
+	if page, _, err := db.ListOrders(ctx, checkout.OrderFilter{Search: "аня", State: checkout.StateWaiting}); err != nil || len(page) != 1 {
+		t.Errorf("search аня among waiting orders: got %d, %v; want 1", len(page), err)
+	}
+	page, more, err := db.ListOrders(ctx, checkout.OrderFilter{Search: "ada", Limit: 1})
+	if err != nil || len(page) != 1 || !more {
+		t.Fatalf("search ada, one per page: got %d, more %v, %v; want 1 and more", len(page), more, err)
+	}
+	next, more, err := db.ListOrders(ctx, checkout.OrderFilter{Search: "ada", Limit: 1, Before: page[0].ID})
+	if err != nil || len(next) != 1 || more || next[0].ID >= page[0].ID {
+		t.Fatalf("search ada, second page: got %d, more %v, %v; want one older order, the last", len(next), more, err)
+	}
+	// Quotes and the full-text query syntax are searched for, not interpreted.
+	for _, s := range []string{`"`, `a"b"c`, `Аня OR Ada`, `Ada*`, `NEAR(Ada)`, `-Ada`} {
+		if page, _, err := db.ListOrders(ctx, checkout.OrderFilter{Search: s}); err != nil || len(page) != 0 {
+			t.Errorf("search %q: got %d orders, %v; want none", s, len(page), err)
+		}
 	}
 }
 
