@@ -390,11 +390,11 @@ func (s *Service) send(ctx context.Context, o Order) (Order, error) {
 }
 
 func (s *Service) sendFailed(ctx context.Context, o Order, cause error) (Order, error) {
-	temporary := banq.Temporary(cause) || errors.Is(cause, errNotConnected) || errors.Is(cause, context.DeadlineExceeded) || errors.Is(cause, context.Canceled)
+	later := classify(cause) == temporary
 	var be *banq.Error
 	errors.As(cause, &be)
 	var out *Error
-	if temporary {
+	if later {
 		// Say what went wrong: the merchant (or whoever they call) acts on it.
 		const saved = " The order is saved and will be sent again with the same key, so the customer can " +
 			"never be charged twice. Retry now, or wait."
@@ -418,14 +418,14 @@ func (s *Service) sendFailed(ctx context.Context, o Order, cause error) (Order, 
 		}
 		out = &Error{Code: EInvalid, Err: cause, Message: msg, Fields: banqFields(be)}
 	}
-	s.log.Warn("create payment failed", "order_id", o.ID, "temporary", temporary, "err", cause)
+	s.log.Warn("create payment failed", "order_id", o.ID, "temporary", later, "err", cause)
 	up, err := s.store.UpdateOrder(ctx, o.ID, func(o *Order) (Change, error) {
 		if o.State != StateCreating {
 			return Change{}, ErrNoChange // a webhook or another attempt got there first
 		}
 		o.CreateAttempts++
 		o.CreateError = out.Message
-		if temporary {
+		if later {
 			o.NextCheckAt = nextCheck(o, s.now().Add(backoff(s.cfg.RecoverAfter, s.cfg.ReconcileMax, o.CreateAttempts-1)))
 			return Change{Events: []Event{{Kind: EventRequestFailed, Message: out.Message}}}, nil
 		}

@@ -42,7 +42,16 @@ func (s *Service) Wake() {
 // caller records the others. It returns ErrClaimLost, leaving w untouched, when w's claim was
 // taken over meanwhile.
 func (s *Service) Process(ctx context.Context, w InboxWebhook) (InboxWebhook, error) {
-	cause := Cause{Kind: EventWebhook, WebhookID: w.ID, Resource: w.ResourceType, Action: w.Action, Claimed: &w}
+	return s.attempt(ctx, w, Cause{Kind: EventWebhook, WebhookID: w.ID, Resource: w.ResourceType, Action: w.Action, Claimed: &w})
+}
+
+// attempt is one attempt at an inbox webhook, the worker's (Process) or a merchant's
+// (Reprocess, cause.Kind EventReprocessed): it syncs the webhook's resource and returns w with
+// the attempt's outcome. A webhook about something not ours is ignored, at once when a merchant
+// asked, after a few tries otherwise (Banq may answer about a resource a moment late). Banq
+// being unable to answer leaves the worker's webhook pending with a later attempt (failed after
+// the last retry); a merchant's is left as it was, and the error returned.
+func (s *Service) attempt(ctx context.Context, w InboxWebhook, cause Cause) (InboxWebhook, error) {
 	up, err := s.syncWebhook(ctx, w, cause)
 	if ctx.Err() != nil {
 		return w, ctx.Err()
@@ -54,15 +63,22 @@ func (s *Service) Process(ctx context.Context, w InboxWebhook) (InboxWebhook, er
 	if err == nil {
 		return applied(w, up.Order.ID, now), nil
 	}
-	w.Attempts++
+	byMerchant := cause.Kind == EventReprocessed
+	v := classify(err)
 	switch {
-	case errors.Is(err, errUnknownResource):
+	case v == unknownKind:
+		w.Attempts++
 		w.Status, w.Error, w.ProcessedAt = WebhookIgnored, err.Error(), now
 		s.log.Info("webhook ignored: unknown resource type", "webhook_id", w.ID,
 			"resource_type", w.ResourceType, "action", w.Action)
 		return w, nil
-	case notOurs(err) && w.Attempts >= 3:
-		// Banq may answer a webhook's resource a moment late; after a few tries it is not ours.
+	case byMerchant && v != notOurs:
+		s.log.Warn("reprocess webhook", "webhook_id", w.ID, "err", err)
+		return w, err
+	}
+	w.Attempts++
+	switch {
+	case v == notOurs && (byMerchant || w.Attempts >= 3):
 		w.Status, w.Error, w.ProcessedAt = WebhookIgnored, err.Error(), now
 	case w.Attempts >= s.cfg.WebhookRetries:
 		w.Status, w.Error, w.ProcessedAt = WebhookFailed, err.Error(), now
@@ -98,15 +114,11 @@ type WebhookClaim interface {
 	Release()
 }
 
-// RunWorker drains the webhook inbox until ctx ends, processing up to Config.Workers webhooks at
-// once. An item being processed when ctx ends is finished or left pending, never half-applied.
-func (s *Service) RunWorker(ctx context.Context) error {
-	return s.RunWorkerUntil(ctx, context.WithoutCancel(ctx))
-}
-
-// RunWorkerUntil is RunWorker with a bound on the drain at shutdown: when ctx ends it takes no
-// new item and returns once the items in flight are finished; those still running when abort
-// ends are cut short and stay pending, to be processed again after a restart.
+// RunWorkerUntil drains the webhook inbox until ctx ends, processing up to Config.Workers
+// webhooks at once. An item being processed is finished or left pending, never half-applied:
+// when ctx ends it takes no new item and returns once the items in flight are finished; those
+// still running when abort ends are cut short and stay pending, to be processed again after a
+// restart.
 func (s *Service) RunWorkerUntil(ctx, abort context.Context) error {
 	sem := make(chan struct{}, s.cfg.Workers)
 	var wg sync.WaitGroup

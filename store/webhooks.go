@@ -205,13 +205,6 @@ func (c *sqliteClaim) Release() {
 	c.db.claimMu.Unlock()
 }
 
-// NextWebhookDue returns when the earliest pending webhook is due, or the zero time if none is.
-func (db *DB) NextWebhookDue(ctx context.Context) (time.Time, error) {
-	var s sql.NullString
-	err := db.read.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM webhooks WHERE status = 'pending'`).Scan(&s)
-	return parseTime(s.String), wrap(err)
-}
-
 // FinishWebhook records the outcome of processing a webhook: status applied, ignored or failed,
 // or pending again with the time of the next attempt. When w.Lease is set, the outcome is
 // recorded only if that claim still holds the webhook: ErrClaimLost otherwise.
@@ -260,7 +253,9 @@ func (db *DB) WebhookStats(ctx context.Context) (WebhookStats, error) {
 	return st, wrap(err)
 }
 
-// WebhookCounts counts the inbox by status (pending, applied, ignored, failed).
+// WebhookCounts counts the inbox by status (pending, applied, ignored, failed). Only tests use
+// it (storetest and the app's end-to-end tests, in other packages, so export_test.go cannot
+// carry it); metrics and readiness need only WebhookStats' cheaper pending count.
 func (db *DB) WebhookCounts(ctx context.Context) (map[string]int, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT status, COUNT(*) FROM webhooks GROUP BY status`)
 	if err != nil {
