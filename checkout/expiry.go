@@ -27,22 +27,20 @@ func (o Order) CanExpire() bool {
 	return (o.State == StateCreating || o.State == StateWaiting) && !o.ExpiresAt.IsZero()
 }
 
-// ParseTTL reads the new-order form's "expires in" minutes. Empty means def. It returns an
-// *Error with code EInvalid and a message for field "expires" when the value is not a whole
-// number of minutes between MinOrderTTL and MaxOrderTTL.
-func ParseTTL(minutes string, def time.Duration) (time.Duration, error) {
+// parseTTL reads a new order's "expires in" minutes; empty means def. It returns the message for
+// the field when the value is not a whole number of minutes between MinOrderTTL and MaxOrderTTL.
+func parseTTL(minutes string, def time.Duration) (time.Duration, string) {
 	minutes = strings.TrimSpace(minutes)
 	if minutes == "" {
-		return def, nil
+		return def, ""
 	}
 	n, err := strconv.Atoi(minutes)
 	d := time.Duration(n) * time.Minute
 	if err != nil || d < MinOrderTTL || d > MaxOrderTTL {
-		return 0, &Error{Code: EInvalid, Message: "Please correct the highlighted fields.", Fields: map[string]string{
-			"expires": fmt.Sprintf("Give the customer between %d and %d minutes to pay.",
-				int(MinOrderTTL.Minutes()), int(MaxOrderTTL.Minutes()))}}
+		return 0, fmt.Sprintf("Give the customer between %d and %d minutes to pay.",
+			int(MinOrderTTL.Minutes()), int(MaxOrderTTL.Minutes()))
 	}
-	return d, nil
+	return d, ""
 }
 
 // nextCheck is at, or the order's expiry if that comes first while it can expire, so that the

@@ -318,7 +318,9 @@ func TestRejectedWebhooksAreBoundedAndRateLimited(t *testing.T) {
 	}
 }
 
-func TestParseTTL(t *testing.T) {
+// TestParseNewOrderTimeToPay: the time to pay is parsed with the rest of the order, and its error
+// comes with the others.
+func TestParseNewOrderTimeToPay(t *testing.T) {
 	tests := []struct {
 		in      string
 		want    time.Duration
@@ -335,13 +337,15 @@ func TestParseTTL(t *testing.T) {
 		{"soon", 0, true},
 	}
 	for _, tt := range tests {
-		got, err := checkout.ParseTTL(tt.in, 30*time.Minute)
+		n, err := checkout.ParseNewOrder(checkout.OrderForm{Amount: "", Description: "Socks", ByLink: true, ExpiresIn: tt.in}, 30*time.Minute)
 		var ce *checkout.Error
 		switch {
-		case tt.invalid && (!errors.As(err, &ce) || ce.Fields["expires"] == ""):
-			t.Errorf("ParseTTL(%q): got %v, %v; want an error on field expires", tt.in, got, err)
-		case !tt.invalid && (err != nil || got != tt.want):
-			t.Errorf("ParseTTL(%q): got %v, %v; want %v", tt.in, got, err, tt.want)
+		case !errors.As(err, &ce) || ce.Fields["amount"] == "":
+			t.Errorf("expires %q with no amount: got %v; want an error on amount too", tt.in, err)
+		case tt.invalid && ce.Fields["expires"] == "":
+			t.Errorf("expires %q: got %v; want an error on field expires", tt.in, err)
+		case !tt.invalid && (ce.Fields["expires"] != "" || n.TTL != tt.want):
+			t.Errorf("expires %q: got %v, %v; want %v", tt.in, n.TTL, err, tt.want)
 		}
 	}
 }
@@ -418,7 +422,7 @@ func TestLateWatchEnds(t *testing.T) {
 // get-paid-link, first time or after Banq was away, and keeps the link Banq made.
 func TestLinkOrderIsSentAsLinkAlsoWhenRetried(t *testing.T) {
 	f := newFixture(t, nil)
-	n, err := checkout.ParseLinkOrder("8.00", "Socks")
+	n, err := checkout.ParseNewOrder(checkout.OrderForm{Amount: "8.00", Description: "Socks", ByLink: true}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -206,22 +206,24 @@ const (
 	MaxName        = 200
 )
 
-// ParseNewOrder validates the fields of the new-order form. It returns an *Error with code
-// EInvalid and a message per field ("amount", "description", "customer") when any is wrong.
-func ParseNewOrder(amount, description, customerBanq, customerName string) (NewOrder, error) {
-	return parseOrder(amount, description, customerBanq, customerName, false)
+// OrderForm is a new order as the merchant's form or the shop's API gives it: text, not yet
+// trusted.
+type OrderForm struct {
+	Amount       string
+	Description  string
+	ByLink       bool // paid by link, by whoever opens it: no customer
+	CustomerBanq string
+	CustomerName string
+	ExpiresIn    string // minutes the customer has to pay; "" for the default
 }
 
-// ParseLinkOrder validates an order paid by link, which names no customer: like ParseNewOrder
-// for the amount and description.
-func ParseLinkOrder(amount, description string) (NewOrder, error) {
-	return parseOrder(amount, description, "", "", true)
-}
-
-func parseOrder(amount, description, customerBanq, customerName string, byLink bool) (NewOrder, error) {
+// ParseNewOrder validates a new order, its time to pay included (defTTL when f.ExpiresIn is
+// empty). It returns an *Error with code EInvalid and a message for every wrong field at once:
+// "amount", "description", "customer", "expires".
+func ParseNewOrder(f OrderForm, defTTL time.Duration) (NewOrder, error) {
 	fields := map[string]string{}
 	var n NewOrder
-	m, err := banq.ParseMoney(amount)
+	m, err := banq.ParseMoney(f.Amount)
 	switch {
 	case errors.Is(err, banq.ErrMoneyEmpty):
 		fields["amount"] = "Enter the amount to charge."
@@ -237,7 +239,7 @@ func parseOrder(amount, description, customerBanq, customerName string, byLink b
 		fields["amount"] = "The amount must be more than zero."
 	}
 	n.Amount = m
-	n.Description = strings.TrimSpace(description)
+	n.Description = strings.TrimSpace(f.Description)
 	switch l := len([]rune(n.Description)); {
 	case !utf8.ValidString(n.Description):
 		fields["description"] = "The description holds characters that are not text; type it again."
@@ -246,18 +248,22 @@ func parseOrder(amount, description, customerBanq, customerName string, byLink b
 	case l > MaxDescription:
 		fields["description"] = fmt.Sprintf("The description can be at most %d characters (it has %d).", MaxDescription, l)
 	}
-	n.CustomerBanq = strings.TrimSpace(customerBanq)
-	n.CustomerName = strings.TrimSpace(customerName)
+	n.CustomerBanq = strings.TrimSpace(f.CustomerBanq)
+	n.CustomerName = strings.TrimSpace(f.CustomerName)
 	switch {
-	case byLink:
+	case f.ByLink:
 		n.CustomerBanq, n.CustomerName = "", ""
 	case n.CustomerBanq == "":
 		fields["customer"] = "Choose the customer's banq."
 	case !isGUID(n.CustomerBanq) || len([]rune(n.CustomerName)) > MaxName:
 		fields["customer"] = "That customer is not valid; choose again."
 	}
-	if n.CustomerName == "" && !byLink {
+	if n.CustomerName == "" && !f.ByLink {
 		n.CustomerName = n.CustomerBanq
+	}
+	var msg string
+	if n.TTL, msg = parseTTL(f.ExpiresIn, defTTL); msg != "" {
+		fields["expires"] = msg
 	}
 	if len(fields) > 0 {
 		return n, &Error{Code: EInvalid, Message: "Please correct the highlighted fields.", Fields: fields}
@@ -285,6 +291,11 @@ func newToken() string {
 // EInvalid with Banq's message.
 func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
 	now := s.now()
+	if r := []rune(n.CustomerName); len(r) > MaxName {
+		// The merchant's form takes the payer's name from Banq's directory, whose names may be
+		// longer than an order keeps.
+		n.CustomerName = string(r[:MaxName])
+	}
 	ttl := n.TTL
 	if ttl <= 0 {
 		ttl = s.cfg.OrderTTL
