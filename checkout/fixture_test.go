@@ -46,6 +46,16 @@ func newFakeBanq() *fakeBanq {
 // errDown is what a call gets while Banq is away: a timeout.
 var errDown = fmt.Errorf("banq is down: %w", context.DeadlineExceeded)
 
+// Me is a Banq user with one account space and the merchant's banq in it.
+func (f *fakeBanq) Me(ctx context.Context) (banq.Me, error) {
+	return banq.Me{AccountSpaces: []banq.AccountSpace{{ID: 1}},
+		BanqAccounts: []banq.BanqAccount{{GUID: "merchant", Name: "Demo Shop", AccountSpaceID: 1}}}, nil
+}
+
+func (f *fakeBanq) SetWebhookConfig(ctx context.Context, accountSpaceID int64, cfg banq.WebhookConfig) error {
+	return nil
+}
+
 func (f *fakeBanq) CreateGetPaidDirect(ctx context.Context, p banq.CreatePayment, key string) (banq.Payment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -171,11 +181,14 @@ func newFixture(t *testing.T, tune func(*checkout.Config)) *fixture {
 	t.Cleanup(func() { db.Close() })
 	f := &fixture{db: db, banq: newFakeBanq(), pub: &recorder{}, clock: &clock{t: t0}}
 	db.Now = f.clock.Now
-	f.cfg = checkout.Config{MerchantBanq: "merchant", Now: f.clock.Now, ReconcileAfter: 30 * time.Second, OrderTTL: 30 * time.Minute}
+	f.cfg = checkout.Config{Now: f.clock.Now, ReconcileAfter: 30 * time.Second, OrderTTL: 30 * time.Minute}
 	if tune != nil {
 		tune(&f.cfg)
 	}
 	f.svc = checkout.New(f.cfg, db, f.banq, f.pub)
+	if err := f.svc.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 

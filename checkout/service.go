@@ -46,6 +46,8 @@ type Banq interface {
 	Payment(ctx context.Context, id string) (banq.Payment, error)
 	Transactions(ctx context.Context, q banq.TransactionQuery) (banq.Page[banq.Transaction], error)
 	Transaction(ctx context.Context, id string) (banq.Transaction, error)
+	Me(ctx context.Context) (banq.Me, error)
+	SetWebhookConfig(ctx context.Context, accountSpaceID int64, cfg banq.WebhookConfig) error
 }
 
 // Publisher receives every committed change (live.Hub implements it).
@@ -55,10 +57,9 @@ type Publisher interface {
 
 // Config tunes the service; zero values take the defaults.
 type Config struct {
-	MerchantBanq string // the destination banq of every payment
-	// NotConnected, when set, says why the destination banq is not known yet (Banq's users/me
-	// failed or was unusable), so that an order waiting for it tells the merchant the reason.
-	NotConnected   func() error
+	MerchantBanq   string        // the banq to be paid into (BANQ_MERCHANT_BANQ); "": the account space's first
+	WebhookURL     string        // where Connect points Banq's webhooks
+	WebhookSecret  string        // what they are signed with
 	CreateTimeout  time.Duration // bound on the create call made while the merchant waits; 15s
 	RecoverAfter   time.Duration // a create not confirmed by then is retried with the same key; 10s
 	ReconcileAfter time.Duration // Banq is asked about an order this long after its last news; 30s
@@ -122,9 +123,11 @@ type Service struct {
 	log   *slog.Logger
 	wake  chan struct{}
 	locks [64]sync.Mutex
-	// merchant is the destination banq; it can be learnt after start, when Banq was away then.
-	merchant atomic.Pointer[string]
-	seed     maphash.Seed
+	// merchant is learnt by Connect, after start when Banq was away then; connectErr is why its
+	// last attempt failed.
+	merchant   atomic.Pointer[Merchant]
+	connectErr atomic.Pointer[error]
+	seed       maphash.Seed
 
 	health webhookHealth
 }
@@ -132,12 +135,8 @@ type Service struct {
 // New returns a service over its collaborators.
 func New(cfg Config, st Store, b Banq, pub Publisher) *Service {
 	cfg.defaults()
-	s := &Service{cfg: cfg, store: st, banq: b, pub: pub, log: cfg.Logger,
+	return &Service{cfg: cfg, store: st, banq: b, pub: pub, log: cfg.Logger,
 		wake: make(chan struct{}, 1), seed: maphash.MakeSeed()}
-	if cfg.MerchantBanq != "" {
-		s.SetMerchantBanq(cfg.MerchantBanq)
-	}
-	return s
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now() }
@@ -172,16 +171,6 @@ func (e *notConnectedError) Error() string {
 func (e *notConnectedError) Is(target error) bool { return target == errNotConnected }
 
 func (e *notConnectedError) Unwrap() error { return e.why }
-
-// SetMerchantBanq sets the banq every payment goes to.
-func (s *Service) SetMerchantBanq(guid string) { s.merchant.Store(&guid) }
-
-func (s *Service) merchantBanq() string {
-	if p := s.merchant.Load(); p != nil {
-		return *p
-	}
-	return ""
-}
 
 // NewOrder is a validated order request.
 type NewOrder struct {
@@ -343,14 +332,10 @@ func (s *Service) RetryCreate(ctx context.Context, id int64) (Order, error) {
 }
 
 func (s *Service) send(ctx context.Context, o Order) (Order, error) {
-	merchant := s.merchantBanq()
+	merchant := s.Merchant().Banq
 	if merchant == "" {
 		// Not yet connected to Banq: the order waits, and recovery sends it once we are.
-		cause := &notConnectedError{}
-		if s.cfg.NotConnected != nil {
-			cause.why = s.cfg.NotConnected()
-		}
-		return s.sendFailed(ctx, o, cause)
+		return s.sendFailed(ctx, o, &notConnectedError{why: s.NotConnected()})
 	}
 	callCtx, cancel := context.WithTimeout(ctx, s.cfg.CreateTimeout)
 	defer cancel()

@@ -54,10 +54,7 @@ func (h *Handlers) newOrderView(c echo.Context, v views.NewOrderView) views.NewO
 		v.BanqError = "Banq's directory did not answer; try the search again in a moment."
 		return v
 	}
-	merchant := ""
-	if h.cfg.MerchantBanq != nil {
-		merchant = h.cfg.MerchantBanq()
-	}
+	merchant := h.checkout.Merchant().Banq
 	for _, b := range res.Data {
 		if b.GUID != merchant {
 			v.Banqs = append(v.Banqs, b)
