@@ -327,8 +327,11 @@ func madeAt(t *testing.T, w checkout.InboxWebhook) time.Time {
 // exactly one payment per order.
 func TestFaultBanqErrorsOnCreate(t *testing.T) {
 	const createTimeout = 500 * time.Millisecond
+	// The reconciler resends an unconfirmed create RecoverAfter after it: long enough that a
+	// subtest reads Banq's payments before the resend (on a busy machine the merchant's failed
+	// request alone took over a second, and a 500 ms resend made a payment the check counted).
 	a := start(t, apptest.Options{
-		RecoverAfter: 500 * time.Millisecond,
+		RecoverAfter: 3 * time.Second,
 		Config:       func(c *app.Config) { c.CreateTimeout = createTimeout },
 	})
 	m := a.SignIn(t)
