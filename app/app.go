@@ -63,17 +63,18 @@ type App struct {
 	secrets       atomic.Pointer[[]string]
 	workerRunning atomic.Bool
 	httpClient    *http.Client
-	merchantBanq  atomic.Pointer[string] // learnt from Banq at start, or later if Banq was away
-	connectErr    atomic.Pointer[error]  // why the last attempt to learn it failed; nil once it succeeded
-	merchantName  atomic.Pointer[string] // that banq's name in Banq, learnt with it
+	gate          *ingest.Gate    // deliveries being received, marked by the HTTP side, paced by the worker
+	locale        *locale.Catalog // the customer pages' languages, the shop's currency and time zone
 
 	readyMu  sync.Mutex
 	readyAt  time.Time
 	readyErr error
 }
 
-// New opens the database, starts the sandbox when no Banq credentials are configured, registers
-// the webhook with Banq, and prepares the HTTP server on cfg.Addr (listening, not yet serving).
+// New builds the checkout in dependency order (store, Banq client or sandbox, service, HTTP),
+// each part from the ones before it: it opens the database, starts the sandbox when no Banq
+// credentials are configured, registers the webhook with Banq, and prepares the HTTP server on
+// cfg.Addr (listening, not yet serving).
 func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*App, error) {
 	log = withRequestIDs(log)
 	a := &App{cfg: cfg, log: log, Hub: live.NewHub()}
@@ -87,27 +88,67 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
-	catalog, err := locale.New(locale.Options{Default: cfg.DefaultLanguage, Currency: cfg.Currency, Zone: cfg.TimeZone})
+	if a.locale, err = locale.New(locale.Options{Default: cfg.DefaultLanguage, Currency: cfg.Currency, Zone: cfg.TimeZone}); err != nil {
+		return nil, err
+	}
+	if err := a.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.newBanq(ctx); err != nil {
+		return nil, err
+	}
+	secret, err := a.webhookSecrets(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if a.DB, err = store.Open(ctx, cfg.DB); err != nil {
+	a.newService(secret)
+	if err := a.Service.Connect(ctx); err != nil {
+		if cfg.Sandbox() {
+			return nil, err
+		}
+		// Real Banq may be briefly away: keep trying in the background; /readyz tells.
+		log.Error("register webhook with Banq; retrying in the background", "err", err)
+		go a.connectLater(ctx)
+	}
+	if err := a.newHTTP(ctx, brand); err != nil {
 		return nil, err
 	}
-	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-		return nil, fmt.Errorf("listen on CHECKOUT_ADDR %s: %w", cfg.Addr, err)
+	if cfg.Sandbox() {
+		if err := a.announceDemo(ctx, stdout); err != nil {
+			return nil, err
+		}
+	}
+	started = true
+	return a, nil
+}
+
+// openStore opens the database, the listeners (the webhook URL Banq is given is the listener's
+// when there is no public URL) and the metrics over them.
+func (a *App) openStore(ctx context.Context) error {
+	var err error
+	if a.DB, err = store.Open(ctx, a.cfg.DB); err != nil {
+		return err
+	}
+	if a.ln, err = net.Listen("tcp", a.cfg.Addr); err != nil {
+		return fmt.Errorf("listen on CHECKOUT_ADDR %s: %w", a.cfg.Addr, err)
 	}
 	if err := a.newMetrics(); err != nil {
-		return nil, err
+		return err
 	}
-	a.url = cfg.PublicURL
+	a.url = a.cfg.PublicURL
 	if a.url == "" {
 		a.url = "http://" + browsable(a.ln.Addr().String())
 	}
+	return nil
+}
 
+// newBanq makes the Banq client: for the configured Banq, or for the built-in sandbox, which it
+// starts.
+func (a *App) newBanq(ctx context.Context) error {
+	cfg := a.cfg
 	a.httpClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	bc := banq.Config{HTTPClient: a.httpClient, APIURL: cfg.BanqAPIURL, AuthURL: cfg.BanqAuthURL, ClientID: cfg.BanqClientID,
-		Username: cfg.BanqUsername, Password: cfg.BanqPassword, CompanyID: cfg.BanqCompanyID, Logger: log,
+		Username: cfg.BanqUsername, Password: cfg.BanqPassword, CompanyID: cfg.BanqCompanyID, Logger: a.log,
 		Observe: a.Metrics.BanqCall}
 	if cfg.Sandbox() {
 		sbDB := cfg.SandboxDB
@@ -116,87 +157,88 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		} else if sbDB == "" {
 			sbDB = filepath.Join(filepath.Dir(strings.TrimPrefix(cfg.DB, "sqlite:")), "sandbox.db")
 		}
+		var err error
 		a.Sandbox, err = sandbox.Start(context.WithoutCancel(ctx), cfg.SandboxAddr, sandbox.Config{
-			DBPath: sbDB, StepDelay: cfg.SandboxStepDelay, Faults: cfg.SandboxFaults, Logger: log.With("component", "sandbox"),
+			DBPath: sbDB, StepDelay: cfg.SandboxStepDelay, Faults: cfg.SandboxFaults, Logger: a.log.With("component", "sandbox"),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("start the Banq sandbox on SANDBOX_ADDR %s: %w", cfg.SandboxAddr, err)
+			return fmt.Errorf("start the Banq sandbox on SANDBOX_ADDR %s: %w", cfg.SandboxAddr, err)
 		}
 		bc.APIURL, bc.AuthURL = a.Sandbox.URL, a.Sandbox.URL
 		bc.ClientID, bc.Username, bc.Password = sandbox.DefaultClientID, sandbox.DefaultUsername, sandbox.DefaultPassword
 	}
-	if a.Banq, err = banq.New(bc); err != nil {
-		return nil, err
-	}
+	var err error
+	a.Banq, err = banq.New(bc)
+	return err
+}
 
-	secret := cfg.WebhookSecret
+// webhookSecrets keeps the secrets webhooks are verified with (the previous one too while
+// rotating) and returns the current one, which Banq is told to sign with: CHECKOUT_WEBHOOK_SECRET,
+// or one generated and kept in the database.
+func (a *App) webhookSecrets(ctx context.Context) (string, error) {
+	secret := a.cfg.WebhookSecret
 	if secret == "" {
+		var err error
 		if secret, err = a.DB.SettingOrInit(ctx, "webhook_secret", randomHex); err != nil {
-			return nil, err
+			return "", err
 		}
 	}
 	secrets := []string{secret}
-	if cfg.WebhookSecretPrev != "" {
-		secrets = append(secrets, cfg.WebhookSecretPrev)
+	if a.cfg.WebhookSecretPrev != "" {
+		secrets = append(secrets, a.cfg.WebhookSecretPrev)
 	}
 	a.secrets.Store(&secrets)
+	return secret, nil
+}
 
-	sessionKeys, err := a.sessionKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-
-	if err := a.connect(ctx, secret); err != nil {
-		if !cfg.Sandbox() {
-			// Real Banq may be briefly away: keep trying in the background; /readyz tells.
-			log.Error("register webhook with Banq; retrying in the background", "err", err)
-			go a.registerLater(ctx, secret)
-		} else {
-			return nil, err
-		}
-	}
-
+// newService makes the domain service over the store and the Banq client, with the live feed
+// and the shop's notifications it publishes to.
+func (a *App) newService(secret string) {
+	cfg := a.cfg
 	// With one process the service publishes to the hub directly; with a shared database every
 	// change, ours or another instance's, reaches the hub through the feeder, in seq order.
 	var pub checkout.Publisher = a.Hub
 	if a.DB.Shared() {
-		a.Feeder = live.NewFeeder(a.Hub, a.DB, log.With("component", "live-feed"))
+		a.Feeder = live.NewFeeder(a.Hub, a.DB, a.log.With("component", "live-feed"))
 		pub = a.Feeder
 	}
 	policy := NotifyPolicy(cfg)
-	a.Sender = notify.NewSender(notify.SenderConfig{Policy: policy, PublicURL: a.url, Currency: catalog.Shop().Currency(), Logger: log.With("component", "notify")}, a.DB)
+	a.Sender = notify.NewSender(notify.SenderConfig{Policy: policy, PublicURL: a.url, Currency: a.locale.Shop().Currency(),
+		Logger: a.log.With("component", "notify")}, a.DB)
 	a.Notify = notify.NewManager(a.DB, policy, nil, a.Sender.Wake)
 	pub = wakeSender{Publisher: pub, sender: a.Sender}
 	// Deliveries being received, marked by the HTTP side, let the worker go second.
-	gate := &ingest.Gate{}
+	a.gate = &ingest.Gate{}
 	a.Service = checkout.New(checkout.Config{
-		MerchantBanq:   a.merchant(),
-		NotConnected:   a.notConnected,
+		MerchantBanq:   cfg.BanqMerchantBanq,
+		WebhookURL:     a.webhookURL(),
+		WebhookSecret:  secret,
 		CreateTimeout:  cfg.CreateTimeout,
 		RecoverAfter:   cfg.RecoverAfter,
 		ReconcileAfter: cfg.ReconcileAfter,
 		OrderTTL:       cfg.OrderTTL,
 		WebhookGap:     cfg.WebhookGap,
 		WebhookLease:   cfg.WebhookLease,
-		Ingest:         gate,
-		Logger:         log,
+		Ingest:         a.gate,
+		Logger:         a.log,
 		ObserveWebhook: a.Metrics.WebhookProcessed,
 	}, a.DB, a.Banq, pub)
+}
 
+// newHTTP makes the handlers over the service and their routes.
+func (a *App) newHTTP(ctx context.Context, brand handlers.Brand) error {
+	cfg := a.cfg
+	sessionKeys, err := a.sessionKeys(ctx)
+	if err != nil {
+		return err
+	}
 	merchant := cfg.MerchantName
 	if merchant == "" {
 		merchant = "Demo Shop"
 	}
 	h := handlers.New(handlers.Config{
-		PublicURL:    a.url,
-		MerchantName: merchant,
-		MerchantBanq: a.merchant,
-		MerchantBanqName: func() string {
-			if p := a.merchantName.Load(); p != nil {
-				return *p
-			}
-			return ""
-		},
+		PublicURL:      a.url,
+		MerchantName:   merchant,
 		Sandbox:        cfg.Sandbox(),
 		SandboxURL:     a.sandboxURL(),
 		WebhookSecrets: func() []string { return *a.secrets.Load() },
@@ -211,13 +253,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 		Ready:          a.ready,
 		Heartbeat:      cfg.Heartbeat,
 		StreamLimits:   cfg.StreamLimits,
-		Ingest:         gate,
+		Ingest:         a.gate,
 		Metrics:        a.metricsOnMain(),
 		Operator:       metrics.BearerToken(cfg.MetricsToken),
 		Observer:       a.Metrics,
-		Logger:         log,
+		Logger:         a.log,
 		Brand:          brand,
-		Locale:         catalog,
+		Locale:         a.locale,
 		WebhookURL:     a.webhookURL(),
 		OrderTTL:       cfg.OrderTTL,
 		Notifications:  a.Notify,
@@ -225,14 +267,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*
 	a.Echo = echo.New()
 	a.Echo.HideBanner, a.Echo.HidePort = true, true
 	h.Routes(a.Echo)
-
-	if cfg.Sandbox() {
-		if err := a.announceDemo(ctx, stdout); err != nil {
-			return nil, err
-		}
-	}
-	started = true
-	return a, nil
+	return nil
 }
 
 func (a *App) sandboxURL() string {
@@ -288,77 +323,6 @@ func (a *App) sessionKeys(ctx context.Context) ([][]byte, error) {
 	return keys, nil
 }
 
-// connect is registerWebhook, remembering why it failed for notConnected.
-func (a *App) connect(ctx context.Context, secret string) error {
-	err := a.registerWebhook(ctx, secret)
-	if err != nil {
-		a.connectErr.Store(&err)
-	} else {
-		a.connectErr.Store(nil)
-	}
-	return err
-}
-
-// notConnected says why the merchant's banq is not known yet; nil once it is.
-func (a *App) notConnected() error {
-	if a.merchant() != "" {
-		return nil
-	}
-	if p := a.connectErr.Load(); p != nil {
-		return *p
-	}
-	return errors.New("not asked yet who the Banq user is")
-}
-
-// registerWebhook learns the merchant's account space and banq and points Banq's webhooks at us.
-func (a *App) registerWebhook(ctx context.Context, secret string) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	me, err := a.Banq.Me(ctx)
-	if err != nil {
-		return fmt.Errorf("ask Banq who we are: %w", err)
-	}
-	if len(me.AccountSpaces) == 0 {
-		return errors.New("the Banq user has no account space")
-	}
-	space := me.AccountSpaces[0]
-	merchant := a.cfg.BanqMerchantBanq
-	for _, b := range me.BanqAccounts {
-		if merchant == "" && b.AccountSpaceID == space.ID {
-			merchant = b.GUID
-		}
-	}
-	if merchant == "" {
-		return errors.New("the Banq user has no banq to be paid into; set BANQ_MERCHANT_BANQ")
-	}
-	for _, b := range me.BanqAccounts {
-		if b.GUID == merchant {
-			a.merchantName.Store(&b.Name)
-		}
-	}
-	err = a.Banq.SetWebhookConfig(ctx, space.ID, banq.WebhookConfig{
-		URL: a.webhookURL(), Enabled: true, RetryCount: 8,
-		WebHookTypes: []banq.ResourceType{"payment", "transaction"}, SharedSecret: secret,
-	})
-	if err != nil {
-		return fmt.Errorf("set the webhook config: %w", err)
-	}
-	a.merchantBanq.Store(&merchant)
-	if a.Service != nil {
-		a.Service.SetMerchantBanq(merchant)
-	}
-	a.log.Info("webhook registered with Banq", "url", a.webhookURL(), "account_space", space.ID)
-	return nil
-}
-
-// merchant is the banq payments go to; "" until Banq has answered.
-func (a *App) merchant() string {
-	if p := a.merchantBanq.Load(); p != nil {
-		return *p
-	}
-	return ""
-}
-
 func (a *App) webhookURL() string {
 	if a.cfg.PublicURL == "" {
 		// Without a public URL Banq can only be the local sandbox: use loopback.
@@ -368,14 +332,15 @@ func (a *App) webhookURL() string {
 	return a.url + "/webhooks/banq"
 }
 
-func (a *App) registerLater(ctx context.Context, secret string) {
+// connectLater calls the service's Connect with growing pauses until it succeeds or ctx ends.
+func (a *App) connectLater(ctx context.Context) {
 	for d := time.Second; ; d = min(2*d, 5*time.Minute) {
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(d):
 		}
-		if err := a.connect(ctx, secret); err == nil {
+		if err := a.Service.Connect(ctx); err == nil {
 			return
 		} else {
 			a.log.Error("register webhook with Banq", "err", err)

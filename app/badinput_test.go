@@ -14,10 +14,10 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/banq-checkout/checkout/app/apptest"
+	"github.com/banq-checkout/checkout/app/apptest/sse"
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/banq/sandbox"
 	"github.com/banq-checkout/checkout/checkout"
-	"github.com/banq-checkout/checkout/sse"
 )
 
 func inboxRows(t *testing.T, a *apptest.App) int {

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/banq-checkout/checkout/app/apptest"
+	"github.com/banq-checkout/checkout/app/apptest/sse"
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
-	"github.com/banq-checkout/checkout/sse"
 )
 
 // rank orders customer-visible states so a test can tell that a stream never went backwards.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,10 +14,10 @@ import (
 
 	"github.com/banq-checkout/checkout/app"
 	"github.com/banq-checkout/checkout/app/apptest"
+	"github.com/banq-checkout/checkout/app/apptest/sse"
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/banq/sandbox"
 	"github.com/banq-checkout/checkout/checkout"
-	"github.com/banq-checkout/checkout/sse"
 )
 
 // The fault tests run the whole checkout against its sandbox over real HTTP while the sandbox
@@ -328,8 +327,11 @@ func madeAt(t *testing.T, w checkout.InboxWebhook) time.Time {
 // exactly one payment per order.
 func TestFaultBanqErrorsOnCreate(t *testing.T) {
 	const createTimeout = 500 * time.Millisecond
+	// The reconciler resends an unconfirmed create RecoverAfter after it: long enough that a
+	// subtest reads Banq's payments before the resend (on a busy machine the merchant's failed
+	// request alone took over a second, and a 500 ms resend made a payment the check counted).
 	a := start(t, apptest.Options{
-		RecoverAfter: 500 * time.Millisecond,
+		RecoverAfter: 3 * time.Second,
 		Config:       func(c *app.Config) { c.CreateTimeout = createTimeout },
 	})
 	m := a.SignIn(t)
@@ -358,7 +360,7 @@ func TestFaultBanqErrorsOnCreate(t *testing.T) {
 		}
 		retry := retryOrderField(r.Body)
 		if retry == 0 {
-			t.Fatal("the form offers no retry of the saved order (retry_order)")
+			t.Fatal("the form offers no retry of the saved order (its Send again button)")
 		}
 		o, err := a.DB.Order(context.Background(), retry)
 		if err != nil {
@@ -370,10 +372,10 @@ func TestFaultBanqErrorsOnCreate(t *testing.T) {
 		orders = append(orders, o)
 		return o
 	}
-	// resubmit sends the form again with retry_order, as its "Send again" button does.
+	// resubmit sends the form to the order's retry, as its "Send again" button does.
 	resubmit := func(t *testing.T, o checkout.Order) {
 		t.Helper()
-		r := m.PostForm(t, "/orders/new", "/orders", url.Values{"retry_order": {strconv.FormatInt(o.ID, 10)},
+		r := m.PostForm(t, "/orders/new", fmt.Sprintf("/orders/%d/retry", o.ID), url.Values{
 			"amount": {o.Amount.String()}, "description": {o.Description}, "customer": {o.CustomerBanq}})
 		if r.Status != http.StatusSeeOther || r.Location != fmt.Sprintf("/orders/%d", o.ID) {
 			t.Fatalf("send again: got %d to %q, want 303 to /orders/%d: %s", r.Status, r.Location, o.ID, r.Body)
@@ -431,15 +433,11 @@ func TestFaultBanqErrorsOnCreate(t *testing.T) {
 	}
 }
 
-// retryOrderField reads the form's hidden retry_order value, 0 when there is none.
+// retryOrderField reads the order the form's "Send again" button retries, 0 when there is none.
 func retryOrderField(body string) int64 {
-	const marker = `name="retry_order" value="`
-	i := strings.Index(body, marker)
-	if i < 0 {
-		return 0
-	}
-	rest := body[i+len(marker):]
-	id, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, '"')], 10, 64)
+	action, _ := apptest.Attr(body, "create-order", "formaction")
+	var id int64
+	fmt.Sscanf(action, "/orders/%d/retry", &id)
 	return id
 }
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/banq-checkout/checkout/app"
 	"github.com/banq-checkout/checkout/app/apptest"
+	"github.com/banq-checkout/checkout/app/apptest/sse"
 	"github.com/banq-checkout/checkout/checkout"
-	"github.com/banq-checkout/checkout/sse"
 )
 
 func getIn(t *testing.T, u string, header ...string) (*http.Response, string) {

@@ -14,7 +14,6 @@ import (
 	"github.com/banq-checkout/checkout/app/apptest"
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
-	"github.com/banq-checkout/checkout/metrics"
 )
 
 // postWebhook sends body to the app's webhook receiver, signed with secret unless it is "",
@@ -77,7 +76,7 @@ func TestMetricsCountWebhooksOfEveryOutcome(t *testing.T) {
 		}
 		return ids
 	}
-	stored := received(metrics.WebhookStored, "")
+	stored := received(checkout.WebhookStored, "")
 	eventually(t, 5*time.Second, func() bool {
 		s := scrape(t, a.MetricsURL(), token)
 		return len(delivered()) >= 3 && s[stored] == float64(len(delivered())) &&
@@ -116,11 +115,11 @@ func TestMetricsCountWebhooksOfEveryOutcome(t *testing.T) {
 		delta  float64
 	}{
 		{stored, 0},
-		{received(metrics.WebhookDuplicate, ""), 1},
-		{received(metrics.WebhookRejected, metrics.ReasonSignature), 1},
-		{received(metrics.WebhookRejected, metrics.ReasonMalformed), 1},
-		{received(metrics.WebhookRejected, metrics.ReasonTooLarge), 1},
-		{received(metrics.WebhookError, ""), 0},
+		{received(checkout.WebhookDuplicate, ""), 1},
+		{received(checkout.WebhookRejected, checkout.ReasonSignature), 1},
+		{received(checkout.WebhookRejected, checkout.ReasonMalformed), 1},
+		{received(checkout.WebhookRejected, checkout.ReasonTooLarge), 1},
+		{received(checkout.WebhookError, ""), 0},
 		{series("checkout_http_requests_total", "route", "/webhooks/banq", "method", "POST", "code", "401"), 1},
 		{series("checkout_http_requests_total", "route", "/webhooks/banq", "method", "POST", "code", "413"), 1},
 	} {
@@ -168,7 +167,7 @@ func TestMetricsCountWebhooksOfEveryOutcome(t *testing.T) {
 
 	// The other app counted none of it.
 	so := scrape(t, other.MetricsURL(), "")
-	if v := so[received(metrics.WebhookDuplicate, "")]; v != 0 {
+	if v := so[received(checkout.WebhookDuplicate, "")]; v != 0 {
 		t.Errorf("the other app counts %v duplicates, want 0 (registries must not be shared)", v)
 	}
 	if v := so[series("checkout_orders", "state", "paid")]; v != 0 {

@@ -13,10 +13,10 @@ import (
 
 	"github.com/banq-checkout/checkout/app"
 	"github.com/banq-checkout/checkout/app/apptest"
+	"github.com/banq-checkout/checkout/app/apptest/sse"
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/banq/sandbox"
 	"github.com/banq-checkout/checkout/checkout"
-	"github.com/banq-checkout/checkout/sse"
 	"github.com/banq-checkout/checkout/store/pgtest"
 )
 

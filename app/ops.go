@@ -123,7 +123,7 @@ func (a *App) check(ctx context.Context) error {
 	if _, err := a.Banq.Me(ctx); err != nil {
 		return fmt.Errorf("banq: %w", err)
 	}
-	if err := a.notConnected(); err != nil {
+	if err := a.Service.NotConnected(); err != nil {
 		// Banq answers, but not in a way that lets orders be sent.
 		return fmt.Errorf("banq: %w", err)
 	}

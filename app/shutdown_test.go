@@ -64,7 +64,9 @@ func checkNoWebhookLost(t *testing.T, a *apptest.App, stoppedAt time.Time) {
 			var err error
 			w, err = a.DB.Webhook(ctx, d.WebhookID)
 			return err != nil || w.Status == checkout.WebhookApplied
-		}, func() string { return fmt.Sprintf("webhook %s: got status %s (%s), want applied", w.ID, w.Status, w.Error) })
+		}, func() string {
+			return fmt.Sprintf("webhook %s: got status %s (%s), want applied", w.ID, w.Status, w.Error)
+		})
 	}
 	t.Logf("%d webhooks delivered before the shutdown, %d deliveries in all, none lost", before, len(ds))
 }

@@ -11,8 +11,8 @@ import (
 
 	"github.com/banq-checkout/checkout/app"
 	"github.com/banq-checkout/checkout/app/apptest"
+	"github.com/banq-checkout/checkout/app/apptest/sse"
 	"github.com/banq-checkout/checkout/handlers"
-	"github.com/banq-checkout/checkout/sse"
 )
 
 // Live streams are capped per payment link and per client address: one more is answered 429

@@ -27,27 +27,20 @@ func (o Order) CanExpire() bool {
 	return (o.State == StateCreating || o.State == StateWaiting) && !o.ExpiresAt.IsZero()
 }
 
-// CanCancel reports whether a merchant may still cancel o: while the customer has not approved.
-func (o Order) CanCancel() bool {
-	return o.State == StateCreating || o.State == StateWaiting || o.State == StateOnHold
-}
-
-// ParseTTL reads the new-order form's "expires in" minutes. Empty means def. It returns an
-// *Error with code EInvalid and a message for field "expires" when the value is not a whole
-// number of minutes between MinOrderTTL and MaxOrderTTL.
-func ParseTTL(minutes string, def time.Duration) (time.Duration, error) {
+// parseTTL reads a new order's "expires in" minutes; empty means def. It returns the message for
+// the field when the value is not a whole number of minutes between MinOrderTTL and MaxOrderTTL.
+func parseTTL(minutes string, def time.Duration) (time.Duration, string) {
 	minutes = strings.TrimSpace(minutes)
 	if minutes == "" {
-		return def, nil
+		return def, ""
 	}
 	n, err := strconv.Atoi(minutes)
 	d := time.Duration(n) * time.Minute
 	if err != nil || d < MinOrderTTL || d > MaxOrderTTL {
-		return 0, &Error{Code: EInvalid, Message: "Please correct the highlighted fields.", Fields: map[string]string{
-			"expires": fmt.Sprintf("Give the customer between %d and %d minutes to pay.",
-				int(MinOrderTTL.Minutes()), int(MaxOrderTTL.Minutes()))}}
+		return 0, fmt.Sprintf("Give the customer between %d and %d minutes to pay.",
+			int(MinOrderTTL.Minutes()), int(MaxOrderTTL.Minutes()))
 	}
-	return d, nil
+	return d, ""
 }
 
 // nextCheck is at, or the order's expiry if that comes first while it can expire, so that the
@@ -118,28 +111,6 @@ func (s *Service) expire(ctx context.Context, id int64) error {
 	}
 	s.publish(up)
 	return nil
-}
-
-// CancelOrder ends an order the customer has not approved yet, on the merchant's request (by
-// names who, for the timeline). It returns ENotFound for an unknown order and EConflict when
-// the order can no longer be canceled. A payment completed anyway is kept and flagged late.
-func (s *Service) CancelOrder(ctx context.Context, id int64, by string) (Order, error) {
-	up, err := s.store.UpdateOrder(ctx, id, func(o *Order) (Change, error) {
-		if !o.CanCancel() {
-			return Change{}, Errorf(EConflict, "Order #%s is %s: only an order the customer has not approved yet can be canceled.",
-				o.Number(), strings.ToLower(o.State.Label()))
-		}
-		msg := "Canceled by the merchant."
-		if by != "" {
-			msg = "Canceled by " + by + "."
-		}
-		return s.end(o, StateCanceled, msg), nil
-	})
-	if err != nil {
-		return Order{}, err
-	}
-	s.publish(up)
-	return up.Order, nil
 }
 
 // unschedule clears an order's next check: there is nothing to ask Banq about it.

@@ -30,8 +30,12 @@ func FuzzParseNewOrder(f *testing.F) {
 	} {
 		f.Add(s[0], s[1], s[2], s[3])
 	}
+	parse := func(amount, description, customer, name string) (checkout.NewOrder, error) {
+		return checkout.ParseNewOrder(checkout.OrderForm{Amount: amount, Description: description,
+			CustomerBanq: customer, CustomerName: name}, 0)
+	}
 	f.Fuzz(func(t *testing.T, amount, description, customer, name string) {
-		n, err := checkout.ParseNewOrder(amount, description, customer, name)
+		n, err := parse(amount, description, customer, name)
 		if err != nil {
 			var e *checkout.Error
 			if !errors.As(err, &e) || e.Code != checkout.EInvalid {
@@ -60,7 +64,7 @@ func FuzzParseNewOrder(f *testing.F) {
 				case "customer":
 					in[2], in[3] = customer, name
 				}
-				_, err := checkout.ParseNewOrder(in[0], in[1], in[2], in[3])
+				_, err := parse(in[0], in[1], in[2], in[3])
 				var alone *checkout.Error
 				if !errors.As(err, &alone) || alone.Fields[field] != e.Fields[field] || len(alone.Fields) != 1 {
 					t.Fatalf("%s alone: got %v, want only the message %q", field, err, e.Fields[field])
@@ -86,7 +90,7 @@ func FuzzParseNewOrder(f *testing.F) {
 		}
 		// What was accepted is accepted again, unchanged: shown back in the form and resent,
 		// it means the same order.
-		again, err := checkout.ParseNewOrder(n.Amount.String(), n.Description, n.CustomerBanq, n.CustomerName)
+		again, err := parse(n.Amount.String(), n.Description, n.CustomerBanq, n.CustomerName)
 		if err != nil || !reflect.DeepEqual(again, n) {
 			t.Fatalf("the accepted order %+v does not parse back the same: %+v, %v", n, again, err)
 		}

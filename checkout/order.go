@@ -222,6 +222,21 @@ const (
 	WebhookFailed  = "failed"  // gave up after retries
 )
 
+// What became of a webhook delivery at the door, as the answer to Banq and the metrics name it
+// (checkout_webhooks_received_total), and why a rejected one was refused.
+const (
+	WebhookStored    = "stored"
+	WebhookDuplicate = "duplicate"
+	WebhookRejected  = "rejected"
+	WebhookError     = "error" // verified but not stored (database); Banq delivers it again
+
+	ReasonSignature   = "signature"
+	ReasonMalformed   = "malformed"
+	ReasonTooLarge    = "too_large"
+	ReasonUnreadable  = "unreadable"   // the body could not be read (the sender went away)
+	ReasonRateLimited = "rate_limited" // answered 429 before the body was read; Banq retries
+)
+
 // InboxWebhook is a verified webhook as stored in the inbox.
 type InboxWebhook struct {
 	ID            string

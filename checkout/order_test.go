@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
@@ -109,7 +110,7 @@ func TestParseNewOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n, err := checkout.ParseNewOrder(tt.amount, tt.desc, tt.customer, "")
+			n, err := checkout.ParseNewOrder(checkout.OrderForm{Amount: tt.amount, Description: tt.desc, CustomerBanq: tt.customer}, time.Hour)
 			if tt.field == "" {
 				if err != nil || n.Amount != tt.want {
 					t.Fatalf("got %v, %v; want %v, nil", n.Amount, err, tt.want)

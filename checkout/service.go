@@ -46,6 +46,8 @@ type Banq interface {
 	Payment(ctx context.Context, id string) (banq.Payment, error)
 	Transactions(ctx context.Context, q banq.TransactionQuery) (banq.Page[banq.Transaction], error)
 	Transaction(ctx context.Context, id string) (banq.Transaction, error)
+	Me(ctx context.Context) (banq.Me, error)
+	SetWebhookConfig(ctx context.Context, accountSpaceID int64, cfg banq.WebhookConfig) error
 }
 
 // Publisher receives every committed change (live.Hub implements it).
@@ -55,10 +57,9 @@ type Publisher interface {
 
 // Config tunes the service; zero values take the defaults.
 type Config struct {
-	MerchantBanq string // the destination banq of every payment
-	// NotConnected, when set, says why the destination banq is not known yet (Banq's users/me
-	// failed or was unusable), so that an order waiting for it tells the merchant the reason.
-	NotConnected   func() error
+	MerchantBanq   string        // the banq to be paid into (BANQ_MERCHANT_BANQ); "": the account space's first
+	WebhookURL     string        // where Connect points Banq's webhooks
+	WebhookSecret  string        // what they are signed with
 	CreateTimeout  time.Duration // bound on the create call made while the merchant waits; 15s
 	RecoverAfter   time.Duration // a create not confirmed by then is retried with the same key; 10s
 	ReconcileAfter time.Duration // Banq is asked about an order this long after its last news; 30s
@@ -122,9 +123,11 @@ type Service struct {
 	log   *slog.Logger
 	wake  chan struct{}
 	locks [64]sync.Mutex
-	// merchant is the destination banq; it can be learnt after start, when Banq was away then.
-	merchant atomic.Pointer[string]
-	seed     maphash.Seed
+	// merchant is learnt by Connect, after start when Banq was away then; connectErr is why its
+	// last attempt failed.
+	merchant   atomic.Pointer[Merchant]
+	connectErr atomic.Pointer[error]
+	seed       maphash.Seed
 
 	health webhookHealth
 }
@@ -132,12 +135,8 @@ type Service struct {
 // New returns a service over its collaborators.
 func New(cfg Config, st Store, b Banq, pub Publisher) *Service {
 	cfg.defaults()
-	s := &Service{cfg: cfg, store: st, banq: b, pub: pub, log: cfg.Logger,
+	return &Service{cfg: cfg, store: st, banq: b, pub: pub, log: cfg.Logger,
 		wake: make(chan struct{}, 1), seed: maphash.MakeSeed()}
-	if cfg.MerchantBanq != "" {
-		s.SetMerchantBanq(cfg.MerchantBanq)
-	}
-	return s
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now() }
@@ -173,16 +172,6 @@ func (e *notConnectedError) Is(target error) bool { return target == errNotConne
 
 func (e *notConnectedError) Unwrap() error { return e.why }
 
-// SetMerchantBanq sets the banq every payment goes to.
-func (s *Service) SetMerchantBanq(guid string) { s.merchant.Store(&guid) }
-
-func (s *Service) merchantBanq() string {
-	if p := s.merchant.Load(); p != nil {
-		return *p
-	}
-	return ""
-}
-
 // NewOrder is a validated order request.
 type NewOrder struct {
 	Amount       banq.Money
@@ -206,22 +195,24 @@ const (
 	MaxName        = 200
 )
 
-// ParseNewOrder validates the fields of the new-order form. It returns an *Error with code
-// EInvalid and a message per field ("amount", "description", "customer") when any is wrong.
-func ParseNewOrder(amount, description, customerBanq, customerName string) (NewOrder, error) {
-	return parseOrder(amount, description, customerBanq, customerName, false)
+// OrderForm is a new order as the merchant's form or the shop's API gives it: text, not yet
+// trusted.
+type OrderForm struct {
+	Amount       string
+	Description  string
+	ByLink       bool // paid by link, by whoever opens it: no customer
+	CustomerBanq string
+	CustomerName string
+	ExpiresIn    string // minutes the customer has to pay; "" for the default
 }
 
-// ParseLinkOrder validates an order paid by link, which names no customer: like ParseNewOrder
-// for the amount and description.
-func ParseLinkOrder(amount, description string) (NewOrder, error) {
-	return parseOrder(amount, description, "", "", true)
-}
-
-func parseOrder(amount, description, customerBanq, customerName string, byLink bool) (NewOrder, error) {
+// ParseNewOrder validates a new order, its time to pay included (defTTL when f.ExpiresIn is
+// empty). It returns an *Error with code EInvalid and a message for every wrong field at once:
+// "amount", "description", "customer", "expires".
+func ParseNewOrder(f OrderForm, defTTL time.Duration) (NewOrder, error) {
 	fields := map[string]string{}
 	var n NewOrder
-	m, err := banq.ParseMoney(amount)
+	m, err := banq.ParseMoney(f.Amount)
 	switch {
 	case errors.Is(err, banq.ErrMoneyEmpty):
 		fields["amount"] = "Enter the amount to charge."
@@ -237,7 +228,7 @@ func parseOrder(amount, description, customerBanq, customerName string, byLink b
 		fields["amount"] = "The amount must be more than zero."
 	}
 	n.Amount = m
-	n.Description = strings.TrimSpace(description)
+	n.Description = strings.TrimSpace(f.Description)
 	switch l := len([]rune(n.Description)); {
 	case !utf8.ValidString(n.Description):
 		fields["description"] = "The description holds characters that are not text; type it again."
@@ -246,18 +237,22 @@ func parseOrder(amount, description, customerBanq, customerName string, byLink b
 	case l > MaxDescription:
 		fields["description"] = fmt.Sprintf("The description can be at most %d characters (it has %d).", MaxDescription, l)
 	}
-	n.CustomerBanq = strings.TrimSpace(customerBanq)
-	n.CustomerName = strings.TrimSpace(customerName)
+	n.CustomerBanq = strings.TrimSpace(f.CustomerBanq)
+	n.CustomerName = strings.TrimSpace(f.CustomerName)
 	switch {
-	case byLink:
+	case f.ByLink:
 		n.CustomerBanq, n.CustomerName = "", ""
 	case n.CustomerBanq == "":
 		fields["customer"] = "Choose the customer's banq."
 	case !isGUID(n.CustomerBanq) || len([]rune(n.CustomerName)) > MaxName:
 		fields["customer"] = "That customer is not valid; choose again."
 	}
-	if n.CustomerName == "" && !byLink {
+	if n.CustomerName == "" && !f.ByLink {
 		n.CustomerName = n.CustomerBanq
+	}
+	var msg string
+	if n.TTL, msg = parseTTL(f.ExpiresIn, defTTL); msg != "" {
+		fields["expires"] = msg
 	}
 	if len(fields) > 0 {
 		return n, &Error{Code: EInvalid, Message: "Please correct the highlighted fields.", Fields: fields}
@@ -285,6 +280,11 @@ func newToken() string {
 // EInvalid with Banq's message.
 func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
 	now := s.now()
+	if r := []rune(n.CustomerName); len(r) > MaxName {
+		// The merchant's form takes the payer's name from Banq's directory, whose names may be
+		// longer than an order keeps.
+		n.CustomerName = string(r[:MaxName])
+	}
 	ttl := n.TTL
 	if ttl <= 0 {
 		ttl = s.cfg.OrderTTL
@@ -332,14 +332,10 @@ func (s *Service) RetryCreate(ctx context.Context, id int64) (Order, error) {
 }
 
 func (s *Service) send(ctx context.Context, o Order) (Order, error) {
-	merchant := s.merchantBanq()
+	merchant := s.Merchant().Banq
 	if merchant == "" {
 		// Not yet connected to Banq: the order waits, and recovery sends it once we are.
-		cause := &notConnectedError{}
-		if s.cfg.NotConnected != nil {
-			cause.why = s.cfg.NotConnected()
-		}
-		return s.sendFailed(ctx, o, cause)
+		return s.sendFailed(ctx, o, &notConnectedError{why: s.NotConnected()})
 	}
 	callCtx, cancel := context.WithTimeout(ctx, s.cfg.CreateTimeout)
 	defer cancel()
@@ -390,11 +386,11 @@ func (s *Service) send(ctx context.Context, o Order) (Order, error) {
 }
 
 func (s *Service) sendFailed(ctx context.Context, o Order, cause error) (Order, error) {
-	temporary := banq.Temporary(cause) || errors.Is(cause, errNotConnected) || errors.Is(cause, context.DeadlineExceeded) || errors.Is(cause, context.Canceled)
+	later := classify(cause) == temporary
 	var be *banq.Error
 	errors.As(cause, &be)
 	var out *Error
-	if temporary {
+	if later {
 		// Say what went wrong: the merchant (or whoever they call) acts on it.
 		const saved = " The order is saved and will be sent again with the same key, so the customer can " +
 			"never be charged twice. Retry now, or wait."
@@ -418,14 +414,14 @@ func (s *Service) sendFailed(ctx context.Context, o Order, cause error) (Order, 
 		}
 		out = &Error{Code: EInvalid, Err: cause, Message: msg, Fields: banqFields(be)}
 	}
-	s.log.Warn("create payment failed", "order_id", o.ID, "temporary", temporary, "err", cause)
+	s.log.Warn("create payment failed", "order_id", o.ID, "temporary", later, "err", cause)
 	up, err := s.store.UpdateOrder(ctx, o.ID, func(o *Order) (Change, error) {
 		if o.State != StateCreating {
 			return Change{}, ErrNoChange // a webhook or another attempt got there first
 		}
 		o.CreateAttempts++
 		o.CreateError = out.Message
-		if temporary {
+		if later {
 			o.NextCheckAt = nextCheck(o, s.now().Add(backoff(s.cfg.RecoverAfter, s.cfg.ReconcileMax, o.CreateAttempts-1)))
 			return Change{Events: []Event{{Kind: EventRequestFailed, Message: out.Message}}}, nil
 		}

@@ -165,7 +165,6 @@ func (s *Service) syncTransaction(ctx context.Context, txID string, cause Cause)
 	return s.SyncPayment(ctx, t.PaymentID, cause)
 }
 
-// notOurs reports whether err means the resource is unknown to us or to Banq.
 // errUnknownResource: a webhook about a kind of resource the checkout does not know, which no
 // order depends on; there is nothing to fetch.
 var errUnknownResource = errors.New("webhook about a resource type the checkout does not know")
@@ -182,8 +181,31 @@ func (s *Service) syncWebhook(ctx context.Context, w InboxWebhook, cause Cause) 
 	return Update{}, fmt.Errorf("%w: %q", errUnknownResource, w.ResourceType)
 }
 
-func notOurs(err error) bool {
-	return ErrorCode(err) == ENotFound || errors.Is(err, banq.ErrNotFound)
+// verdict is what an error from asking Banq about a payment, or from matching its answer to our
+// orders, means for what to do next.
+type verdict int
+
+const (
+	refused     verdict = iota // Banq refused the call: the same call would be refused again
+	temporary                  // Banq was away, or its answer is unknown: ask again later
+	notOurs                    // the resource is unknown to Banq, or belongs to no order of ours
+	unknownKind                // a webhook about a resource type the checkout does not know
+)
+
+// classify is the one place that tells Banq's errors apart: the create path (sendFailed), the
+// worker and reprocessing (attempt) all act on its verdict. Temporary wins over not ours: not
+// being connected yet, because Banq's users/me answered 404, is still a wait.
+func classify(err error) verdict {
+	switch {
+	case errors.Is(err, errUnknownResource):
+		return unknownKind
+	case banq.Temporary(err) || errors.Is(err, errNotConnected) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		return temporary
+	case ErrorCode(err) == ENotFound || errors.Is(err, banq.ErrNotFound):
+		return notOurs
+	}
+	return refused
 }
 
 // webhookWords says what a Banq webhook tells, for the merchant reading the timeline top to

@@ -2,7 +2,6 @@ package checkout
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -18,21 +17,12 @@ func (s *Service) Reprocess(ctx context.Context, id string) (InboxWebhook, error
 	if err != nil {
 		return InboxWebhook{}, err
 	}
-	cause := Cause{Kind: EventReprocessed, WebhookID: w.ID, Resource: w.ResourceType, Action: w.Action}
-	up, err := s.syncWebhook(ctx, w, cause)
-	now := s.now()
-	switch {
-	case err == nil:
-		w.Status, w.Error, w.OrderID = WebhookApplied, "", up.Order.ID
-	case notOurs(err) || errors.Is(err, errUnknownResource):
-		w.Status, w.Error = WebhookIgnored, err.Error()
-	default:
-		s.log.Warn("reprocess webhook", "webhook_id", w.ID, "err", err)
+	w, err = s.attempt(ctx, w, Cause{Kind: EventReprocessed, WebhookID: w.ID, Resource: w.ResourceType, Action: w.Action})
+	if err != nil {
 		return w, &Error{Code: EUnavailable, Err: err,
 			Message: "Banq did not answer about this webhook's " + string(w.ResourceType) + "; nothing changed. Try again in a moment."}
 	}
-	w.Attempts++
-	w.ProcessedAt, w.NextAttemptAt = now, time.Time{}
+	w.NextAttemptAt = time.Time{}
 	if err := s.store.FinishWebhook(context.WithoutCancel(ctx), w); err != nil {
 		return w, err
 	}

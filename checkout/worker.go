@@ -3,7 +3,6 @@ package checkout
 import (
 	"context"
 	"errors"
-	"strconv"
 	"sync"
 	"time"
 
@@ -43,7 +42,16 @@ func (s *Service) Wake() {
 // caller records the others. It returns ErrClaimLost, leaving w untouched, when w's claim was
 // taken over meanwhile.
 func (s *Service) Process(ctx context.Context, w InboxWebhook) (InboxWebhook, error) {
-	cause := Cause{Kind: EventWebhook, WebhookID: w.ID, Resource: w.ResourceType, Action: w.Action, Claimed: &w}
+	return s.attempt(ctx, w, Cause{Kind: EventWebhook, WebhookID: w.ID, Resource: w.ResourceType, Action: w.Action, Claimed: &w})
+}
+
+// attempt is one attempt at an inbox webhook, the worker's (Process) or a merchant's
+// (Reprocess, cause.Kind EventReprocessed): it syncs the webhook's resource and returns w with
+// the attempt's outcome. A webhook about something not ours is ignored, at once when a merchant
+// asked, after a few tries otherwise (Banq may answer about a resource a moment late). Banq
+// being unable to answer leaves the worker's webhook pending with a later attempt (failed after
+// the last retry); a merchant's is left as it was, and the error returned.
+func (s *Service) attempt(ctx context.Context, w InboxWebhook, cause Cause) (InboxWebhook, error) {
 	up, err := s.syncWebhook(ctx, w, cause)
 	if ctx.Err() != nil {
 		return w, ctx.Err()
@@ -55,15 +63,22 @@ func (s *Service) Process(ctx context.Context, w InboxWebhook) (InboxWebhook, er
 	if err == nil {
 		return applied(w, up.Order.ID, now), nil
 	}
-	w.Attempts++
+	byMerchant := cause.Kind == EventReprocessed
+	v := classify(err)
 	switch {
-	case errors.Is(err, errUnknownResource):
+	case v == unknownKind:
+		w.Attempts++
 		w.Status, w.Error, w.ProcessedAt = WebhookIgnored, err.Error(), now
 		s.log.Info("webhook ignored: unknown resource type", "webhook_id", w.ID,
 			"resource_type", w.ResourceType, "action", w.Action)
 		return w, nil
-	case notOurs(err) && w.Attempts >= 3:
-		// Banq may answer a webhook's resource a moment late; after a few tries it is not ours.
+	case byMerchant && v != notOurs:
+		s.log.Warn("reprocess webhook", "webhook_id", w.ID, "err", err)
+		return w, err
+	}
+	w.Attempts++
+	switch {
+	case v == notOurs && (byMerchant || w.Attempts >= 3):
 		w.Status, w.Error, w.ProcessedAt = WebhookIgnored, err.Error(), now
 	case w.Attempts >= s.cfg.WebhookRetries:
 		w.Status, w.Error, w.ProcessedAt = WebhookFailed, err.Error(), now
@@ -99,15 +114,11 @@ type WebhookClaim interface {
 	Release()
 }
 
-// RunWorker drains the webhook inbox until ctx ends, processing up to Config.Workers webhooks at
-// once. An item being processed when ctx ends is finished or left pending, never half-applied.
-func (s *Service) RunWorker(ctx context.Context) error {
-	return s.RunWorkerUntil(ctx, context.WithoutCancel(ctx))
-}
-
-// RunWorkerUntil is RunWorker with a bound on the drain at shutdown: when ctx ends it takes no
-// new item and returns once the items in flight are finished; those still running when abort
-// ends are cut short and stay pending, to be processed again after a restart.
+// RunWorkerUntil drains the webhook inbox until ctx ends, processing up to Config.Workers
+// webhooks at once. An item being processed is finished or left pending, never half-applied:
+// when ctx ends it takes no new item and returns once the items in flight are finished; those
+// still running when abort ends are cut short and stay pending, to be processed again after a
+// restart.
 func (s *Service) RunWorkerUntil(ctx, abort context.Context) error {
 	sem := make(chan struct{}, s.cfg.Workers)
 	var wg sync.WaitGroup
@@ -173,112 +184,6 @@ func (s *Service) RunWorkerUntil(ctx, abort context.Context) error {
 			return ctx.Err()
 		case <-s.wake:
 		case <-time.After(time.Second):
-		}
-	}
-}
-
-// Reconcile asks Banq about every order whose check is due: it resends orders whose create was
-// never confirmed (with their original key) and syncs the others. It returns how many it looked at.
-func (s *Service) Reconcile(ctx context.Context) (int, error) {
-	due, err := s.store.DueOrders(ctx, s.now(), 100)
-	if err != nil {
-		return 0, err
-	}
-	for _, o := range due {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		ctx := banq.WithRequestID(ctx, "reconcile:order-"+strconv.FormatInt(o.ID, 10))
-		expiring := o.CanExpire() && !s.now().Before(o.ExpiresAt)
-		switch {
-		case o.State == StateCreating && expiring:
-			err = s.expire(ctx, o.ID)
-		case o.State == StateCreating:
-			_, err = s.send(ctx, o)
-		case o.PaymentID != "":
-			// At expiry too, Banq is asked first: a payment approved a moment ago wins.
-			_, err = s.SyncPayment(ctx, o.PaymentID, Cause{Kind: EventReconciled})
-			if expiring {
-				err = errors.Join(err, s.expire(ctx, o.ID))
-			}
-		default:
-			err = s.unschedule(ctx, o.ID) // ended here before Banq named a payment: nothing to ask
-		}
-		if err != nil && ErrorCode(err) != EInvalid {
-			s.log.Warn("reconcile order", "order_id", o.ID, "err", err)
-			s.postpone(ctx, o.ID)
-		}
-	}
-	return len(due), nil
-}
-
-// postpone pushes an order's next check back after a failed one, so a Banq outage is not
-// hammered.
-func (s *Service) postpone(ctx context.Context, id int64) {
-	up, err := s.store.UpdateOrder(context.WithoutCancel(ctx), id, func(o *Order) (Change, error) {
-		if o.NextCheckAt.IsZero() {
-			return Change{}, ErrNoChange // done with, or checked meanwhile
-		}
-		o.CheckAttempts++
-		o.NextCheckAt = s.watchUntil(o, nextCheck(o, s.now().Add(backoff(s.cfg.RecoverAfter, s.cfg.ReconcileMax, o.CheckAttempts))))
-		return Change{}, nil
-	})
-	if err != nil && !errors.Is(err, ErrNoChange) {
-		s.log.Error("postpone order check", "order_id", id, "err", err)
-	}
-	s.publish(up)
-}
-
-// Recover sends again, with their original keys, the orders whose create was never confirmed:
-// after a crash nothing is in flight, so none of them needs to wait for its next check.
-func (s *Service) Recover(ctx context.Context) (int, error) {
-	n := 0
-	var before int64
-	for {
-		orders, more, err := s.store.ListOrders(ctx, OrderFilter{State: StateCreating, Before: before, Limit: 100})
-		if err != nil {
-			return n, err
-		}
-		for _, o := range orders {
-			var err error
-			if o.CanExpire() && !s.now().Before(o.ExpiresAt) {
-				err = s.expire(ctx, o.ID) // too late to ask the customer now
-			} else {
-				_, err = s.send(ctx, o)
-			}
-			if err != nil && ErrorCode(err) != EInvalid {
-				s.log.Warn("recover order", "order_id", o.ID, "err", err)
-			}
-			n++
-			before = o.ID
-		}
-		if !more || ctx.Err() != nil {
-			return n, ctx.Err()
-		}
-	}
-}
-
-// RunReconciler recovers interrupted creates, then calls Reconcile every interval until ctx
-// ends.
-func (s *Service) RunReconciler(ctx context.Context, interval time.Duration) error {
-	if interval <= 0 {
-		interval = time.Second
-	}
-	if n, err := s.Recover(ctx); err != nil && ctx.Err() == nil {
-		s.log.Error("recover interrupted orders", "err", err)
-	} else if n > 0 {
-		s.log.Info("recovered interrupted orders", "count", n)
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("reconcile", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
 		}
 	}
 }

@@ -285,13 +285,12 @@ func jsonKind(goKind string) string {
 // parse validates a create body against the checkout's rules; publicURL and sandbox decide
 // which return URLs are allowed. It returns an EInvalid *checkout.Error naming each wrong field.
 func (b apiNewOrder) parse(publicURL string, sandbox bool, defTTL time.Duration) (checkout.NewOrder, error) {
-	var n checkout.NewOrder
-	var err error
-	if b.PayerBanq != "" {
-		n, err = checkout.ParseNewOrder(b.Amount, b.Description, b.PayerBanq, b.PayerName)
-	} else {
-		n, err = checkout.ParseLinkOrder(b.Amount, b.Description)
+	form := checkout.OrderForm{Amount: b.Amount, Description: b.Description, ByLink: b.PayerBanq == "",
+		CustomerBanq: b.PayerBanq, CustomerName: b.PayerName}
+	if b.ExpiresInMinutes != nil {
+		form.ExpiresIn = strconv.Itoa(*b.ExpiresInMinutes)
 	}
+	n, err := checkout.ParseNewOrder(form, defTTL)
 	fields := map[string]string{}
 	var ce *checkout.Error
 	if errors.As(err, &ce) {
@@ -303,15 +302,6 @@ func (b apiNewOrder) parse(publicURL string, sandbox bool, defTTL time.Duration)
 	}
 	if b.PayerBanq == "" && b.PayerName != "" {
 		fields["payer_name"] = "A payer name goes with payer_banq; an order paid by link names no payer."
-	}
-	n.TTL = defTTL
-	if b.ExpiresInMinutes != nil {
-		ttl, err := checkout.ParseTTL(strconv.Itoa(*b.ExpiresInMinutes), defTTL)
-		if err != nil {
-			fields["expires_in_minutes"] = fmt.Sprintf("Give the customer between %d and %d minutes to pay.",
-				int(checkout.MinOrderTTL.Minutes()), int(checkout.MaxOrderTTL.Minutes()))
-		}
-		n.TTL = ttl
 	}
 	n.Reference = strings.TrimSpace(b.Reference)
 	switch {

@@ -75,6 +75,9 @@ type Checkout interface {
 	Reprocess(ctx context.Context, webhookID string) (checkout.InboxWebhook, error)
 	RejectWebhook(ctx context.Context, r checkout.RejectedWebhook) error
 	WebhookHealth(ctx context.Context) (checkout.WebhookHealth, error)
+	// Merchant is the banq payments go to (left out of the customer choice) and its name,
+	// which payers see on requests; empty until learnt from Banq.
+	Merchant() checkout.Merchant
 }
 
 // Banqs browses Banq's banqs for the new-order form (banq.Client implements it).
@@ -84,29 +87,26 @@ type Banqs interface {
 
 // Config is what the handlers need to know about the deployment.
 type Config struct {
-	PublicURL    string // base of payment links, e.g. https://pay.example.com
-	MerchantName string
-	MerchantBanq func() string // excluded from the customer choice
-	// MerchantBanqName is that banq's name in Banq, which payers see on requests; "" until known.
-	MerchantBanqName func() string
-	Sandbox          bool
-	SandboxURL       string // the sandbox's base URL for browsers, in sandbox mode
-	WebhookSecrets   func() []string
-	WebhookLimit     int64         // body limit of the webhook, bytes; 64 KiB
-	WebhookRate      Rate          // webhooks per source address; 100/s, burst 500
-	WebhookBadRate   Rate          // webhooks failing the signature check per source address; 20/min, burst 20
-	APIRate          Rate          // API requests per API key; 20/s, burst 100
-	TrustedProxies   []*net.IPNet  // peers whose X-Forwarded-For names the client; none: the peer is the client
-	SignInLimits     SignInLimits  // failed sign-ins per address and per account at an address
-	PasswordCost     int           // bcrypt cost of new password hashes and of the dummy one; bcrypt.DefaultCost
-	SessionKeys      [][]byte      // hash/block key pairs, newest first (rotation)
-	IdleTimeout      time.Duration // a session unused this long ends; 2h
-	SessionMaxAge    time.Duration // a session ends this long after sign-in; 12h
-	Heartbeat        time.Duration // SSE comment interval; 20s
-	Ingest           *ingest.Gate  // marks webhook deliveries received, for the worker's pacing; nil marks nothing
-	StreamLimits     StreamLimits  // live streams per address and per payment link
-	Ready            func(ctx context.Context) error
-	Metrics          http.Handler // served at /metrics when set (it checks its own bearer token)
+	PublicURL      string // base of payment links, e.g. https://pay.example.com
+	MerchantName   string
+	Sandbox        bool
+	SandboxURL     string // the sandbox's base URL for browsers, in sandbox mode
+	WebhookSecrets func() []string
+	WebhookLimit   int64         // body limit of the webhook, bytes; 64 KiB
+	WebhookRate    Rate          // webhooks per source address; 100/s, burst 500
+	WebhookBadRate Rate          // webhooks failing the signature check per source address; 20/min, burst 20
+	APIRate        Rate          // API requests per API key; 20/s, burst 100
+	TrustedProxies []*net.IPNet  // peers whose X-Forwarded-For names the client; none: the peer is the client
+	SignInLimits   SignInLimits  // failed sign-ins per address and per account at an address
+	PasswordCost   int           // bcrypt cost of new password hashes and of the dummy one; bcrypt.DefaultCost
+	SessionKeys    [][]byte      // hash/block key pairs, newest first (rotation)
+	IdleTimeout    time.Duration // a session unused this long ends; 2h
+	SessionMaxAge  time.Duration // a session ends this long after sign-in; 12h
+	Heartbeat      time.Duration // SSE comment interval; 20s
+	Ingest         *ingest.Gate  // marks webhook deliveries received, for the worker's pacing; nil marks nothing
+	StreamLimits   StreamLimits  // live streams per address and per payment link
+	Ready          func(ctx context.Context) error
+	Metrics        http.Handler // served at /metrics when set (it checks its own bearer token)
 	// Operator reports whether a request comes from an operator (it carries the metrics token):
 	// only they are told why /readyz is not ready. Nil: nobody is, the log says it.
 	Operator func(*http.Request) bool

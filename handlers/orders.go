@@ -43,26 +43,18 @@ func (h *Handlers) newOrderView(c echo.Context, v views.NewOrderView) views.NewO
 	if v.ExpiresIn == "" {
 		v.ExpiresIn = strconv.Itoa(int(h.cfg.OrderTTL.Minutes()))
 	}
-	if len(v.Search) > 100 {
-		v.Search = v.Search[:100]
-	}
-	page, _ := strconv.Atoi(c.FormValue("page"))
-	if page < 1 {
-		page = 1
-	}
+	v.Search = boundSearch(v.Search)
+	page := formPage(c)
 	// The list only helps the merchant choose: it must not hold up the form when Banq is slow.
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	res, err := h.banqs.Banqs(ctx, banq.BanqQuery{Search: v.Search, Page: page, PageSize: 10})
+	res, err := h.banqs.Banqs(ctx, banq.BanqQuery{Search: v.Search, Page: page, PageSize: formPageSize})
 	if err != nil {
 		h.log.WarnContext(c.Request().Context(), "browse banqs", "err", err)
 		v.BanqError = "Banq's directory did not answer; try the search again in a moment."
 		return v
 	}
-	merchant := ""
-	if h.cfg.MerchantBanq != nil {
-		merchant = h.cfg.MerchantBanq()
-	}
+	merchant := h.checkout.Merchant().Banq
 	for _, b := range res.Data {
 		if b.GUID != merchant {
 			v.Banqs = append(v.Banqs, b)
@@ -90,55 +82,30 @@ func (h *Handlers) createOrder(c echo.Context) error {
 		Customer:    c.FormValue("customer"),
 		ExpiresIn:   c.FormValue("expires"),
 	}
-	if retry, _ := strconv.ParseInt(c.FormValue("retry_order"), 10, 64); retry > 0 {
-		o, err := h.checkout.RetryCreate(ctx, retry)
-		if err == nil || checkout.ErrorCode(err) != checkout.EUnavailable {
-			if o.ID != 0 {
-				return c.Redirect(http.StatusSeeOther, "/orders/"+itoa(o.ID))
-			}
-			return err
-		}
-		v.Message, v.RetryOrderID = checkout.ErrorMessage(err), o.ID
-		return render(c, http.StatusServiceUnavailable, views.NewOrderForm(h.page(c, "New order", "new"), h.newOrderView(c, v)))
-	}
-	v = h.newOrderView(c, v)
-	byLink := v.Customer == views.CustomerByLink
-	n, err := checkout.ParseNewOrder(v.Amount, v.Description, v.Customer, "")
-	if byLink {
-		n, err = checkout.ParseLinkOrder(v.Amount, v.Description)
-	}
-	ttl, terr := checkout.ParseTTL(v.ExpiresIn, h.cfg.OrderTTL)
-	if err = joinFieldErrors(err, terr); err != nil {
+	n, err := checkout.ParseNewOrder(checkout.OrderForm{Amount: v.Amount, Description: v.Description,
+		ByLink: v.Customer == views.CustomerByLink, CustomerBanq: v.Customer, ExpiresIn: v.ExpiresIn}, h.cfg.OrderTTL)
+	if err != nil {
 		return h.orderFormError(c, v, err)
 	}
-	// The payer's name is Banq's, never the form's; a link's payer says who they are at Banq.
-	var payer banq.Banq
-	found := false
-	if !byLink {
-		payer, found, err = h.payer(ctx, v, n.CustomerBanq)
-	}
-	switch {
-	case byLink:
-	case err != nil:
-		// Banq's directory is away: the order is kept, named by its GUID; sending it waits
-		// for Banq anyway.
-		h.log.WarnContext(ctx, "look up the payer's banq", "err", err)
-	case !found:
-		return h.orderFormError(c, v, &checkout.Error{Code: checkout.EInvalid, Message: "Please correct the highlighted fields.",
-			Fields: map[string]string{"customer": "Banq's directory has no such banq; search for the customer again."}})
-	}
-	if found {
-		name := payer.Name
-		if len([]rune(name)) > checkout.MaxName {
-			name = string([]rune(name)[:checkout.MaxName])
-		}
-		v.CustomerName = name
-		n.CustomerBanq = payer.GUID
-		if name != "" {
-			n.CustomerName = name
+	if n.CustomerBanq != "" {
+		// The payer's name is Banq's, never the form's; a link's payer says who they are at Banq.
+		payer, found, err := h.payer(ctx, boundSearch(strings.TrimSpace(c.FormValue("q"))), formPage(c), n.CustomerBanq)
+		switch {
+		case err != nil:
+			// Banq's directory is away: the order is kept, named by its GUID; sending it waits
+			// for Banq anyway.
+			h.log.WarnContext(ctx, "look up the payer's banq", "err", err)
+		case !found:
+			return h.orderFormError(c, v, &checkout.Error{Code: checkout.EInvalid, Message: "Please correct the highlighted fields.",
+				Fields: map[string]string{"customer": "Banq's directory has no such banq; search for the customer again."}})
+		default:
+			v.CustomerName = payer.Name
+			n.CustomerBanq = payer.GUID
+			if payer.Name != "" {
+				n.CustomerName = payer.Name
+			}
 		}
 	}
-	n.TTL = ttl
 	n.CreatedBy = u.ID
 	o, err := h.checkout.CreateOrder(ctx, n)
 	if err != nil {
@@ -150,40 +117,63 @@ func (h *Handlers) createOrder(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/orders/"+itoa(o.ID))
 }
 
-// payer returns the banq guid as Banq's directory has it, name included: from the page of the
-// form (v.Banqs), else from the first pages of the form's search, else of the whole directory.
-// found is false when Banq answered and has no such banq; err when it could not be asked.
-func (h *Handlers) payer(ctx context.Context, v views.NewOrderView, guid string) (b banq.Banq, found bool, err error) {
-	for _, b := range v.Banqs {
-		if strings.EqualFold(b.GUID, guid) {
-			return b, true, nil
-		}
+// formPageSize is how many banqs the new-order form lists a page.
+const formPageSize = 10
+
+// formPage is the page of Banq's directory the form listed (its "page" value), 1 at least.
+func formPage(c echo.Context) int {
+	page, _ := strconv.Atoi(c.FormValue("page"))
+	return max(page, 1)
+}
+
+// boundSearch keeps a search of the directory to the length the form allows.
+func boundSearch(s string) string {
+	if len(s) > 100 {
+		return s[:100]
 	}
-	if v.BanqError != "" {
-		// It just failed to list the form's page: the merchant should not wait for it again.
-		return banq.Banq{}, false, errors.New("the directory of banqs did not answer")
-	}
+	return s
+}
+
+// payer returns the banq guid as Banq's directory has it, name included: from the first pages
+// of the form's search (and the page the form listed, when those do not reach it), else of the
+// whole directory. found is false when Banq answered and has no such banq; err when it could not
+// be asked.
+func (h *Handlers) payer(ctx context.Context, search string, page int, guid string) (banq.Banq, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	searches := []string{v.Search}
-	if v.Search != "" {
-		searches = append(searches, "")
+	// find looks for guid on one page of the directory; pages is how many it has.
+	find := func(search string, page, size int) (b banq.Banq, found bool, pages int, err error) {
+		res, err := h.banqs.Banqs(ctx, banq.BanqQuery{Search: search, Page: page, PageSize: size})
+		if err != nil {
+			return banq.Banq{}, false, 0, err
+		}
+		for _, b := range res.Data {
+			if strings.EqualFold(b.GUID, guid) {
+				return b, true, 0, nil
+			}
+		}
+		if len(res.Data) == 0 {
+			return banq.Banq{}, false, 0, nil
+		}
+		return banq.Banq{}, false, res.Meta.PageCount, nil
 	}
 	const pageSize, maxPages = 100, 5 // bounded: the merchant is waiting
+	if page > maxPages*pageSize/formPageSize {
+		if b, found, _, err := find(search, page, formPageSize); found || err != nil {
+			return b, found, err
+		}
+	}
+	searches := []string{search}
+	if search != "" {
+		searches = append(searches, "")
+	}
 	for _, search := range searches {
-		for page := 1; page <= maxPages; page++ {
-			res, err := h.banqs.Banqs(ctx, banq.BanqQuery{Search: search, Page: page, PageSize: pageSize})
-			if err != nil {
-				return banq.Banq{}, false, err
+		for page, pages := 1, 1; page <= min(pages, maxPages); page++ {
+			b, found, n, err := find(search, page, pageSize)
+			if found || err != nil {
+				return b, found, err
 			}
-			for _, b := range res.Data {
-				if strings.EqualFold(b.GUID, guid) {
-					return b, true, nil
-				}
-			}
-			if page >= res.Meta.PageCount || len(res.Data) == 0 {
-				break
-			}
+			pages = n
 		}
 	}
 	return banq.Banq{}, false, nil
@@ -195,6 +185,7 @@ func (h *Handlers) orderFormError(c echo.Context, v views.NewOrderView, err erro
 	if !errors.As(err, &ce) || ce.Code == checkout.EInternal {
 		return err
 	}
+	v = h.newOrderView(c, v)
 	v.Message, v.Errors = ce.Message, ce.Fields
 	status := http.StatusUnprocessableEntity
 	if ce.Code == checkout.EUnavailable {
@@ -254,28 +245,6 @@ func (h *Handlers) cancelOrder(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/orders/"+itoa(id))
-}
-
-// joinFieldErrors merges two form validation errors into one (either may be nil).
-func joinFieldErrors(a, b error) error {
-	ea, _ := a.(*checkout.Error)
-	eb, _ := b.(*checkout.Error)
-	switch {
-	case b == nil:
-		return a
-	case a == nil:
-		return b
-	case ea == nil || eb == nil:
-		return a
-	}
-	merged := &checkout.Error{Code: ea.Code, Message: ea.Message, Fields: map[string]string{}}
-	for k, m := range ea.Fields {
-		merged.Fields[k] = m
-	}
-	for k, m := range eb.Fields {
-		merged.Fields[k] = m
-	}
-	return merged
 }
 
 func (h *Handlers) payURL(o checkout.Order) string {

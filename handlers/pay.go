@@ -28,10 +28,7 @@ func (h *Handlers) orderByToken(c echo.Context) (checkout.Order, error) {
 
 func (h *Handlers) payView(o checkout.Order) views.PayView {
 	v := views.PayView{Order: o, Merchant: h.cfg.MerchantName, Now: h.cfg.Now(), LogoURL: h.logoURL(), QRURL: qrURL(o.Token),
-		BackURL: backURL(o), BackSeconds: backSeconds}
-	if h.cfg.MerchantBanqName != nil {
-		v.BanqName = h.cfg.MerchantBanqName()
-	}
+		BackURL: backURL(o), BackSeconds: backSeconds, BanqName: h.checkout.Merchant().Name}
 	if o.ByLink() {
 		// The code to scan is Banq's own link; until Banq made it there is nothing to scan.
 		v.QRURL = ""

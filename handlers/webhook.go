@@ -9,7 +9,6 @@ import (
 
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
-	"github.com/banq-checkout/checkout/metrics"
 )
 
 // webhook receives Banq's webhooks: limit the rate, limit the body, check the HMAC over the raw
@@ -28,47 +27,47 @@ func (h *Handlers) webhook(c echo.Context) error {
 	ctx := r.Context()
 	ip, now := c.RealIP(), h.cfg.Now()
 	if wait := h.hooks.take(ip, now); wait > 0 {
-		h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonRateLimited)
+		h.observer.Webhook(checkout.WebhookRejected, checkout.ReasonRateLimited)
 		return tooMany(c, wait, "too many webhooks from this address")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, h.cfg.WebhookLimit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonTooLarge)
-			h.log.WarnContext(ctx, "webhook rejected", "reason", metrics.ReasonTooLarge, "limit", h.cfg.WebhookLimit)
+			h.observer.Webhook(checkout.WebhookRejected, checkout.ReasonTooLarge)
+			h.log.WarnContext(ctx, "webhook rejected", "reason", checkout.ReasonTooLarge, "limit", h.cfg.WebhookLimit)
 			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "webhook body too large")
 		}
-		h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonUnreadable)
+		h.observer.Webhook(checkout.WebhookRejected, checkout.ReasonUnreadable)
 		return echo.NewHTTPError(http.StatusBadRequest, "could not read the body")
 	}
 	if err := banq.VerifySignature(body, r.Header.Get(banq.HeaderWebhookHMAC), h.cfg.WebhookSecrets()...); err != nil {
 		if wait := h.badHooks.take(ip, now); wait > 0 {
-			h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonRateLimited)
+			h.observer.Webhook(checkout.WebhookRejected, checkout.ReasonRateLimited)
 			return tooMany(c, wait, "too many webhooks with a bad signature from this address")
 		}
-		h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonSignature)
-		h.log.WarnContext(ctx, "webhook rejected", "reason", metrics.ReasonSignature, "err", err.Error(), "remote", ip)
+		h.observer.Webhook(checkout.WebhookRejected, checkout.ReasonSignature)
+		h.log.WarnContext(ctx, "webhook rejected", "reason", checkout.ReasonSignature, "err", err.Error(), "remote", ip)
 		h.rejectWebhook(c, body, err)
 		return echo.NewHTTPError(http.StatusUnauthorized, err.Error())
 	}
 	w, err := banq.ParseWebhook(body)
 	if err != nil {
-		h.observer.Webhook(metrics.WebhookRejected, metrics.ReasonMalformed)
-		h.log.WarnContext(ctx, "webhook rejected", "reason", metrics.ReasonMalformed, "err", err.Error())
+		h.observer.Webhook(checkout.WebhookRejected, checkout.ReasonMalformed)
+		h.log.WarnContext(ctx, "webhook rejected", "reason", checkout.ReasonMalformed, "err", err.Error())
 		h.rejectWebhook(c, body, err)
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
 	inserted, err := h.checkout.Receive(ctx, w, body)
 	if err != nil {
 		// Not stored: a 5xx makes Banq deliver it again.
-		h.observer.Webhook(metrics.WebhookError, "")
+		h.observer.Webhook(checkout.WebhookError, "")
 		h.log.ErrorContext(ctx, "webhook not stored", "webhook_id", w.ID, "err", err)
 		return err
 	}
-	outcome := metrics.WebhookStored
+	outcome := checkout.WebhookStored
 	if !inserted {
-		outcome = metrics.WebhookDuplicate
+		outcome = checkout.WebhookDuplicate
 	}
 	h.observer.Webhook(outcome, "")
 	h.log.InfoContext(ctx, "webhook received", "webhook_id", w.ID, "resource_type", w.ResourceType,

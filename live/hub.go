@@ -24,12 +24,11 @@ type Hub struct {
 	subs   map[int64]map[*Subscription]struct{}
 	closed bool
 	count  atomic.Int64
-	done   chan struct{}
 }
 
 // NewHub returns an empty hub.
 func NewHub() *Hub {
-	return &Hub{subs: map[int64]map[*Subscription]struct{}{}, done: make(chan struct{})}
+	return &Hub{subs: map[int64]map[*Subscription]struct{}{}}
 }
 
 // Subscription receives the updates of one topic until Close.
@@ -110,9 +109,6 @@ func (h *Hub) Publish(u checkout.Update) {
 // Subscribers returns how many subscriptions are open.
 func (h *Hub) Subscribers() int { return int(h.count.Load()) }
 
-// Done is closed when the hub closes, so streams can say goodbye.
-func (h *Hub) Done() <-chan struct{} { return h.done }
-
 // Close closes every subscription's channel; later subscriptions start closed. Streams use it to
 // end at shutdown, since http.Server.Shutdown would otherwise wait for them forever.
 func (h *Hub) Close() {
@@ -122,7 +118,6 @@ func (h *Hub) Close() {
 		return
 	}
 	h.closed = true
-	close(h.done)
 	for topic, m := range h.subs {
 		for s := range m {
 			close(s.c)

@@ -23,20 +23,6 @@ import (
 	"github.com/banq-checkout/checkout/checkout"
 )
 
-// Webhook outcomes and rejection reasons, the label values of checkout_webhooks_received_total.
-const (
-	WebhookStored    = "stored"
-	WebhookDuplicate = "duplicate"
-	WebhookRejected  = "rejected"
-	WebhookError     = "error" // verified but not stored (database); Banq delivers it again
-
-	ReasonSignature   = "signature"
-	ReasonMalformed   = "malformed"
-	ReasonTooLarge    = "too_large"
-	ReasonUnreadable  = "unreadable"   // the body could not be read (the sender went away)
-	ReasonRateLimited = "rate_limited" // answered 429 before the body was read; Banq retries
-)
-
 // Sources are read when Prometheus scrapes: nothing is counted twice, and a restart loses nothing.
 type Sources struct {
 	// Streams returns how many live streams (SSE) are open.
@@ -109,9 +95,9 @@ func New(src Sources) *Metrics {
 		}, []string{"endpoint"}),
 	}
 	for _, o := range [][2]string{
-		{WebhookStored, ""}, {WebhookDuplicate, ""}, {WebhookError, ""},
-		{WebhookRejected, ReasonSignature}, {WebhookRejected, ReasonMalformed},
-		{WebhookRejected, ReasonTooLarge}, {WebhookRejected, ReasonUnreadable}, {WebhookRejected, ReasonRateLimited},
+		{checkout.WebhookStored, ""}, {checkout.WebhookDuplicate, ""}, {checkout.WebhookError, ""},
+		{checkout.WebhookRejected, checkout.ReasonSignature}, {checkout.WebhookRejected, checkout.ReasonMalformed},
+		{checkout.WebhookRejected, checkout.ReasonTooLarge}, {checkout.WebhookRejected, checkout.ReasonUnreadable}, {checkout.WebhookRejected, checkout.ReasonRateLimited},
 	} {
 		m.webhooks.WithLabelValues(o[0], o[1]) // present at 0 from the start, so rate() works
 	}
@@ -136,8 +122,8 @@ func (m *Metrics) Request(route, method string, status int, d time.Duration, str
 	}
 }
 
-// Webhook records one webhook received: outcome is one of the Webhook* constants; reason one of
-// the Reason* constants for a rejected webhook, else "".
+// Webhook records one webhook received: outcome is one of checkout's Webhook{Stored,Duplicate,
+// Rejected,Error}; reason one of checkout's Reason* for a rejected webhook, else "".
 func (m *Metrics) Webhook(outcome, reason string) {
 	m.webhooks.WithLabelValues(outcome, reason).Inc()
 }

@@ -198,7 +198,7 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// migration is one embedded SQL file, numbered by the start of its name (0002_extras.sql).
+// migration is one embedded SQL file, numbered by the start of its name (0002_date_index_and_rejections.sql).
 type migration struct {
 	version    int
 	name, body string

@@ -117,19 +117,11 @@ func (db *DB) OrderByReference(ctx context.Context, reference string) (checkout.
 	return o, wrap(err)
 }
 
-// OrderForPayment returns the order that owns a Banq payment: by payment id, or else by the
-// idempotency key the payment carries as externalOrderCode (a webhook can arrive before the
-// create call's answer was stored). ENotFound when neither matches.
-func (db *DB) OrderForPayment(ctx context.Context, paymentID, externalOrderCode string) (checkout.Order, error) {
-	o, err := scanOrder(db.read.QueryRowContext(ctx, db.q(`SELECT `+orderColumns+` FROM orders
-		WHERE payment_id = ? OR idempotency_key = ? ORDER BY payment_id IS NULL LIMIT 1`),
-		paymentID, externalOrderCode))
-	return o, wrap(err)
-}
-
-// OrderIDForPayment is OrderForPayment for callers that need only the id (the apply path reads
-// the order again in its write transaction): reading and converting the order's 22 columns cost
-// more than the lookup itself.
+// OrderIDForPayment returns the id of the order that owns a Banq payment: by payment id, or else
+// by the order code the payment carries as externalOrderCode (a webhook can arrive before the
+// create call's answer was stored). ENotFound when neither matches. Only the id: the apply path
+// reads the order again in its write transaction, and reading and converting the order's columns
+// here would cost more than the lookup itself.
 func (db *DB) OrderIDForPayment(ctx context.Context, paymentID, externalOrderCode string) (int64, error) {
 	var id int64
 	// The order code is the order's number; orders sent before that used their idempotency key.
@@ -414,7 +406,10 @@ func (db *DB) DueOrders(ctx context.Context, now time.Time, limit int) ([]checko
 		[]any{formatTime(now), limit}, scanOrder)
 }
 
-// Transactions returns the Banq transactions seen for an order, oldest first.
+// Transactions returns the Banq transactions seen for an order, oldest first. The app itself
+// never reads them back (the order carries what they decided); the table is the record of what
+// Banq said, for an operator's queries, and storetest reads it through this to prove UpdateOrder
+// writes it on both dialects (another package, so export_test.go cannot carry it).
 func (db *DB) Transactions(ctx context.Context, orderID int64) ([]banq.Transaction, error) {
 	rows, err := db.read.QueryContext(ctx, db.q(`SELECT body FROM transactions WHERE order_id = ? ORDER BY rowid`), orderID)
 	if err != nil {

@@ -158,11 +158,51 @@ func (db *DB) PendingWebhooks(ctx context.Context, now time.Time, limit int) ([]
 		[]any{formatTime(now), limit}, scanWebhook)
 }
 
-// NextWebhookDue returns when the earliest pending webhook is due, or the zero time if none is.
-func (db *DB) NextWebhookDue(ctx context.Context) (time.Time, error) {
-	var s sql.NullString
-	err := db.read.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM webhooks WHERE status = 'pending'`).Scan(&s)
-	return parseTime(s.String), wrap(err)
+// ClaimWebhook hands out one pending inbox webhook due at now that no one else is processing,
+// or nil when there is none. The claim ends with Finish or Release.
+//
+// On PostgreSQL the claim is a lease, committed before the caller asks Banq anything: the row
+// gets a lease id and an expiry, and no transaction or row lock is held while the webhook is
+// processed, so a duplicate delivery of it is answered at once. The lease is renewed every
+// lease/3 until the claim ends; if this instance dies, renewal stops and another instance takes
+// the webhook once lease has passed. The outcome is recorded only under the lease id, so a
+// worker whose lease was taken over writes nothing. Instances' clocks are compared, so lease
+// must outlast their skew. On SQLite (one process) the claim is an in-memory mark.
+func (db *DB) ClaimWebhook(ctx context.Context, now time.Time, lease time.Duration) (checkout.WebhookClaim, error) {
+	if db.pg != nil {
+		return db.claimPostgres(ctx, now, lease)
+	}
+	db.claimMu.Lock()
+	defer db.claimMu.Unlock()
+	pending, err := db.PendingWebhooks(ctx, now, len(db.claimed)+1)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range pending {
+		if !db.claimed[w.ID] {
+			db.claimed[w.ID] = true
+			return &sqliteClaim{db: db, w: w}, nil
+		}
+	}
+	return nil, nil
+}
+
+type sqliteClaim struct {
+	db *DB
+	w  checkout.InboxWebhook
+}
+
+func (c *sqliteClaim) Webhook() checkout.InboxWebhook { return c.w }
+
+func (c *sqliteClaim) Finish(ctx context.Context, w checkout.InboxWebhook) error {
+	defer c.Release()
+	return c.db.FinishWebhook(ctx, w)
+}
+
+func (c *sqliteClaim) Release() {
+	c.db.claimMu.Lock()
+	delete(c.db.claimed, c.w.ID)
+	c.db.claimMu.Unlock()
 }
 
 // FinishWebhook records the outcome of processing a webhook: status applied, ignored or failed,
@@ -213,7 +253,9 @@ func (db *DB) WebhookStats(ctx context.Context) (WebhookStats, error) {
 	return st, wrap(err)
 }
 
-// WebhookCounts counts the inbox by status (pending, applied, ignored, failed).
+// WebhookCounts counts the inbox by status (pending, applied, ignored, failed). Only tests use
+// it (storetest and the app's end-to-end tests, in other packages, so export_test.go cannot
+// carry it); metrics and readiness need only WebhookStats' cheaper pending count.
 func (db *DB) WebhookCounts(ctx context.Context) (map[string]int, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT status, COUNT(*) FROM webhooks GROUP BY status`)
 	if err != nil {

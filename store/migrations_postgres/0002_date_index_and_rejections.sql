@@ -1,4 +1,4 @@
--- PostgreSQL's twin of migrations/0002_extras.sql: the merchant list's date filter, the webhook
+-- PostgreSQL's twin of migrations/0002_date_index_and_rejections.sql: the merchant list's date filter, the webhook
 -- log's paging order, and the small bounded log of refused webhook deliveries.
 CREATE INDEX orders_created ON orders(created_at, id);
 

@@ -1,5 +1,5 @@
 // Package sse is a small client for server-sent event streams, used by the end-to-end tests
-// and the benchmark to watch pages the way a browser's EventSource does.
+// to watch pages the way a browser's EventSource does.
 package sse
 
 import (

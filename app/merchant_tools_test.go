@@ -23,10 +23,10 @@ import (
 
 	"github.com/banq-checkout/checkout/app"
 	"github.com/banq-checkout/checkout/app/apptest"
+	"github.com/banq-checkout/checkout/app/apptest/sse"
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/banq/sandbox"
 	"github.com/banq-checkout/checkout/checkout"
-	"github.com/banq-checkout/checkout/sse"
 	"github.com/banq-checkout/checkout/store"
 	"github.com/banq-checkout/checkout/store/pgtest"
 )
@@ -59,24 +59,24 @@ func openPayStream(t *testing.T, a *apptest.App, o checkout.Order) *sse.Stream {
 	return s
 }
 
-// extras is the app the tests of the features beyond the core share (starting one takes
+// merchantTools is the app the tests of the features beyond the core share (starting one takes
 // seconds under the race detector), with its signed-in merchant and its database's DSN.
-type extras struct {
+type merchantTools struct {
 	a   *apptest.App
 	m   *apptest.Merchant
 	dsn string
 }
 
-// runExtras runs those tests on one app. The CSV export, which adds 10,000 orders, runs last.
-func runExtras(t *testing.T, dsn string) {
+// runMerchantTools runs those tests on one app. The CSV export, which adds 10,000 orders, runs last.
+func runMerchantTools(t *testing.T, dsn string) {
 	a := apptest.Start(t, apptest.Options{DB: dsn})
 	if dsn == "" {
 		dsn = filepath.Join(a.Dir, "checkout.db")
 	}
-	x := extras{a: a, m: a.SignIn(t), dsn: dsn}
+	x := merchantTools{a: a, m: a.SignIn(t), dsn: dsn}
 	for _, tt := range []struct {
 		name string
-		run  func(*testing.T, extras)
+		run  func(*testing.T, merchantTools)
 	}{
 		{"QRHandOffAndReceipt", testQRHandOffAndReceipt},
 		{"CancelThenLatePayment", testCancelThenLatePayment},
@@ -90,13 +90,13 @@ func runExtras(t *testing.T, dsn string) {
 	}
 }
 
-func TestExtras(t *testing.T) { runExtras(t, "") }
+func TestMerchantTools(t *testing.T) { runMerchantTools(t, "") }
 
-func TestExtrasPostgres(t *testing.T) { runExtras(t, pgtest.DSN(t)) }
+func TestMerchantToolsPostgres(t *testing.T) { runMerchantTools(t, pgtest.DSN(t)) }
 
 // The order page and the customer's page show the payment link as a QR code that a phone reads
 // back to exactly that link; once paid, the customer page is a receipt instead.
-func testQRHandOffAndReceipt(t *testing.T, x extras) {
+func testQRHandOffAndReceipt(t *testing.T, x merchantTools) {
 	a, m := x.a, x.m
 	o := m.MustCreateOrder(t, "9.90", "Pot of tea", a.PayerBanqs(t)[0].GUID)
 
@@ -155,7 +155,7 @@ func testQRHandOffAndReceipt(t *testing.T, x extras) {
 // A merchant cancels a waiting order: the customer's open page says so at once. The payer
 // approves in the Banq app anyway (Banq's API cannot withdraw the request): the money is kept,
 // and the merchant pages flag the order as paid late.
-func testCancelThenLatePayment(t *testing.T, x extras) {
+func testCancelThenLatePayment(t *testing.T, x merchantTools) {
 	a, m := x.a, x.m
 	o := m.MustCreateOrder(t, "25.00", "Concert ticket", a.PayerBanqs(t)[1].GUID)
 	stream := openPayStream(t, a, o)
@@ -194,7 +194,7 @@ func testCancelThenLatePayment(t *testing.T, x extras) {
 
 // An order's time to pay comes from the form; when it runs out the reconciler expires the order
 // and its page says so; a payment made after that is kept and flagged late.
-func testExpiryEndToEnd(t *testing.T, x extras) {
+func testExpiryEndToEnd(t *testing.T, x merchantTools) {
 	a, m := x.a, x.m
 	payer := a.PayerBanqs(t)[2].GUID
 
@@ -231,7 +231,7 @@ func testExpiryEndToEnd(t *testing.T, x extras) {
 }
 
 // The CSV export of the filtered list round-trips through encoding/csv, on 10,000 orders.
-func testCSVExportOf10000Orders(t *testing.T, x extras) {
+func testCSVExportOf10000Orders(t *testing.T, x merchantTools) {
 	a, m := x.a, x.m
 	ctx := context.Background()
 	// A second handle on the app's database, with a clock of its own, to insert fast.
@@ -390,7 +390,7 @@ func waitWebhooks(t *testing.T, a *apptest.App, orderID int64, n int) {
 
 // The webhook log lists what Banq sent with its verdicts and outcomes, the order's timeline
 // links to it, and reprocessing a webhook changes nothing that was already applied.
-func testWebhookLogAndReprocess(t *testing.T, x extras) {
+func testWebhookLogAndReprocess(t *testing.T, x merchantTools) {
 	a, m := x.a, x.m
 	ctx := context.Background()
 	o := m.MustCreateOrder(t, "3.20", "Espresso", a.PayerBanqs(t)[0].GUID)
