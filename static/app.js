@@ -149,13 +149,17 @@
     // Not shared: each open of this stream sends the current state first, in this page's
     // language.
     var url = location.pathname.replace(/\/$/, "") + "/events?lang=" + encodeURIComponent(lang);
+    // What the server last sent, as sent: the page changes its own copy (local times, the
+    // countdown), so that copy cannot tell whether an event brings news.
+    var shown = status.innerHTML.trim();
     follow("", url, ["state"], function (msg) {
       if (msg.type === "open") {
         var note = document.getElementById("live-note");
         if (note) note.hidden = false;
       }
       if (msg.type !== "event") return;
-      if (status.innerHTML.trim() !== msg.data.trim()) {
+      if (shown !== msg.data.trim()) {
+        shown = msg.data.trim();
         status.innerHTML = msg.data;
         receipt(status);
         localTimes(status, lang);
@@ -171,7 +175,12 @@
   // A finished order that came from a shop goes back there by itself after a short countdown,
   // which the customer can stop; the link stays (and is all there is without JavaScript). The
   // words come with the page, in its language.
+  // One countdown per page: a status drawn again (a later event) replaces the old one, and a
+  // customer who chose to stay is never taken away by it.
+  var back = { timer: null, stayed: false };
   function backToShop(status) {
+    clearInterval(back.timer);
+    back.timer = null;
     var secs = status.querySelector("[data-back-seconds]");
     if (!secs) return;
     var link = status.querySelector("[data-back-link]");
@@ -179,18 +188,24 @@
     var stop = status.querySelector("[data-back-stop]");
     var left = Number(secs.getAttribute("data-back-seconds"));
     note.hidden = false;
+    if (back.stayed) {
+      note.textContent = stop.getAttribute("data-stayed");
+      return;
+    }
     stop.hidden = false;
-    var timer = setInterval(function () {
+    back.timer = setInterval(function () {
       left--;
       if (left <= 0) {
-        clearInterval(timer);
+        clearInterval(back.timer);
         location.assign(link.href);
         return;
       }
       secs.textContent = String(left);
     }, 1000);
     stop.addEventListener("click", function () {
-      clearInterval(timer);
+      clearInterval(back.timer);
+      back.timer = null;
+      back.stayed = true;
       note.textContent = stop.getAttribute("data-stayed");
       stop.hidden = true;
     });
