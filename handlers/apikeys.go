@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -55,9 +54,9 @@ func (h *Handlers) createAPIKey(c echo.Context) error {
 }
 
 func (h *Handlers) revokeAPIKey(c echo.Context) error {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	id, err := idParam(c, "There is no such key.")
 	if err != nil {
-		return checkout.Errorf(checkout.ENotFound, "There is no such key.")
+		return err
 	}
 	if err := h.store.RevokeAPIKey(c.Request().Context(), id); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -310,4 +311,14 @@ func (h *Handlers) ErrorHandler(err error, c echo.Context) {
 	if err := render(c, status, page); err != nil {
 		h.log.ErrorContext(c.Request().Context(), "render error page", "err", err)
 	}
+}
+
+// idParam is the route's :id, a positive number, or ENotFound with notFound as its message:
+// a malformed id names nothing, like an unknown one.
+func idParam(c echo.Context, notFound string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, checkout.Errorf(checkout.ENotFound, "%s", notFound)
+	}
+	return id, nil
 }

@@ -77,11 +77,7 @@ func (h *Handlers) createEndpoint(c echo.Context) error {
 }
 
 func (h *Handlers) endpointID(c echo.Context) (int64, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, checkout.Errorf(checkout.ENotFound, "There is no such endpoint.")
-	}
-	return id, nil
+	return idParam(c, "There is no such endpoint.")
 }
 
 // showEndpoint is one endpoint: its settings, its actions and its recent deliveries.
@@ -195,9 +191,9 @@ func (h *Handlers) endpointAction(c echo.Context) error {
 
 // showDelivery is one delivery with every attempt at it.
 func (h *Handlers) showDelivery(c echo.Context) error {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	id, err := idParam(c, "There is no such delivery.")
 	if err != nil {
-		return checkout.Errorf(checkout.ENotFound, "There is no such delivery.")
+		return err
 	}
 	ctx := c.Request().Context()
 	d, attempts, err := h.cfg.Notifications.Delivery(ctx, id)
@@ -214,9 +210,9 @@ func (h *Handlers) showDelivery(c echo.Context) error {
 
 // redeliver queues a delivery's message again.
 func (h *Handlers) redeliver(c echo.Context) error {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	id, err := idParam(c, "There is no such delivery.")
 	if err != nil {
-		return checkout.Errorf(checkout.ENotFound, "There is no such delivery.")
+		return err
 	}
 	d, err := h.cfg.Notifications.Redeliver(c.Request().Context(), id)
 	if err != nil {

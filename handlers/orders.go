@@ -194,13 +194,7 @@ func (h *Handlers) orderFormError(c echo.Context, v views.NewOrderView, err erro
 	return render(c, status, views.NewOrderForm(h.page(c, "New order", "new"), v))
 }
 
-func (h *Handlers) orderID(c echo.Context) (int64, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, checkout.Errorf(checkout.ENotFound, "No such order.")
-	}
-	return id, nil
-}
+func (h *Handlers) orderID(c echo.Context) (int64, error) { return idParam(c, "No such order.") }
 
 func (h *Handlers) showOrder(c echo.Context) error {
 	id, err := h.orderID(c)

@@ -218,11 +218,7 @@ func (h *Handlers) addUser(c echo.Context) error {
 }
 
 func (h *Handlers) memberID(c echo.Context) (int64, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, checkout.Errorf(checkout.ENotFound, "There is no such person on the team.")
-	}
-	return id, nil
+	return idParam(c, "There is no such person on the team.")
 }
 
 func (h *Handlers) setRole(c echo.Context) error {
