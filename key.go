@@ -8,9 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/banq-checkout/checkout/app"
 	"github.com/banq-checkout/checkout/checkout"
-	"github.com/banq-checkout/checkout/store"
 )
 
 // keyCommand makes the shop's API keys from the command line, as `make shop` and operators
@@ -40,11 +38,7 @@ func keyCommand(ctx context.Context, args []string, getenv func(string) string, 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := app.ParseConfig(fs.Args(), getenv, stderr)
-	if err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, cfg.DB)
+	db, err := openDB(ctx, fs.Args(), getenv, stderr)
 	if err != nil {
 		return err
 	}
