@@ -538,3 +538,128 @@ func TestAuditPagePages(t *testing.T) {
 		t.Error("the last page links to older entries")
 	}
 }
+
+var (
+	formTag   = regexp.MustCompile(`<form\b[^>]*>`)
+	attrValue = func(name string) *regexp.Regexp { return regexp.MustCompile(`\s` + name + `="([^"]*)"`) }
+	methodAt  = attrValue("method")
+	actionAt  = attrValue("action")
+	formActAt = attrValue("formaction")
+	hrefAt    = attrValue("href")
+)
+
+// routeOf returns the routeAccess row that serves method and path, the most literal one when
+// several patterns match (/orders/new rather than /orders/:id).
+func routeOf(method, path string) (row, access string) {
+	best := -1
+	for r, a := range routeAccess {
+		m, pattern, _ := strings.Cut(r, " ")
+		if m != method && m != "*" {
+			continue
+		}
+		re := "^"
+		last := 0
+		for _, at := range routeParam.FindAllStringIndex(pattern, -1) {
+			re += regexp.QuoteMeta(pattern[last:at[0]])
+			if pattern[at[0]] == '*' {
+				re += ".*"
+			} else {
+				re += "[^/]+"
+			}
+			last = at[1]
+		}
+		re += regexp.QuoteMeta(pattern[last:]) + "$"
+		if !regexp.MustCompile(re).MatchString(path) {
+			continue
+		}
+		if literal := len(routeParam.ReplaceAllString(pattern, "")); literal > best {
+			best, row, access = literal, r, a
+		}
+	}
+	return row, access
+}
+
+// offers lists what a page lets its reader do: every form it would send ("POST /orders/7/cancel")
+// and every link of this site ("GET /orders/new"), without queries.
+func offers(page string) []string {
+	var out []string
+	for _, tag := range formTag.FindAllString(page, -1) {
+		method := "GET"
+		if m := methodAt.FindStringSubmatch(tag); m != nil {
+			method = strings.ToUpper(m[1])
+		}
+		if m := actionAt.FindStringSubmatch(tag); m != nil {
+			out = append(out, method+" "+html.UnescapeString(m[1]))
+		}
+	}
+	for _, m := range formActAt.FindAllStringSubmatch(page, -1) {
+		out = append(out, "POST "+html.UnescapeString(m[1]))
+	}
+	for _, m := range hrefAt.FindAllStringSubmatch(page, -1) {
+		if u := html.UnescapeString(m[1]); strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "//") {
+			out = append(out, "GET "+u)
+		}
+	}
+	for i, o := range out {
+		out[i], _, _ = strings.Cut(o, "?")
+	}
+	return out
+}
+
+// A page offers nobody a button or a link the server would refuse them: a viewer sees no "New
+// order", no Cancel or Send again, no Reprocess; staff no Reprocess.
+func TestPagesOfferOnlyWhatTheRoleMayDo(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{})
+	owner := a.SignIn(t)
+	payers := a.PayerBanqs(t)
+	waiting := owner.MustCreateOrder(t, "3.20", "Espresso", payers[0].GUID)
+	hooks := func() []checkout.InboxWebhook {
+		hs, _, err := a.DB.ListWebhooks(context.Background(), checkout.WebhookFilter{OrderID: waiting.ID, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hs
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(hooks()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(hooks()) == 0 {
+		t.Fatal("no webhook about the order arrived within 10s")
+	}
+	pages := []string{"/orders", "/orders/" + strconv.FormatInt(waiting.ID, 10), "/webhook-log",
+		"/webhook-log/" + url.PathEscape(hooks()[0].ID), "/account"}
+	members := map[string]*apptest.Merchant{
+		checkout.RoleOwner:  owner,
+		checkout.RoleStaff:  mustAddMember(t, a, "staff@shop.test", checkout.RoleStaff),
+		checkout.RoleViewer: mustAddMember(t, a, "viewer@shop.test", checkout.RoleViewer),
+	}
+	for _, role := range checkout.Roles {
+		offered := map[string]bool{}
+		for _, page := range pages {
+			r := members[role].Get(t, page)
+			if r.Status != http.StatusOK {
+				t.Fatalf("%s as %s: got %d", page, role, r.Status)
+			}
+			for _, o := range offers(r.Body) {
+				method, path, _ := strings.Cut(o, " ")
+				row, access := routeOf(method, path)
+				switch {
+				case row == "":
+					t.Errorf("%s as %s offers %s, which no route serves", page, role, o)
+				case access != "public" && access != "key" && !checkout.RoleAtLeast(role, access):
+					t.Errorf("%s as %s offers %s, which the server refuses below %s", page, role, o, access)
+				}
+				offered[row] = true
+			}
+		}
+		// The test sees what it should: the owner is offered every action of these pages.
+		if role == checkout.RoleOwner {
+			for _, row := range []string{"GET /orders/new", "POST /orders/:id/cancel", "POST /webhook-log/:id/reprocess"} {
+				if !offered[row] {
+					t.Errorf("the owner is not offered %s on %v", row, pages)
+				}
+			}
+		}
+	}
+}
