@@ -430,12 +430,26 @@ func TestAuditLogShowsEachAction(t *testing.T) {
 
 	// Over the API, with a key: the key is who did it; a replay with the same Idempotency-Key
 	// did nothing again and is not logged again.
-	apiKey := owner.CreateAPIKey(t, "shop", checkout.ScopeEndpointsWrite)
+	apiKey := owner.CreateAPIKey(t, "shop", checkout.ScopeEndpointsWrite, checkout.ScopeOrdersWrite)
 	keys, err = a.DB.APIKeys(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	apiActor := "API key " + keys[0].Prefix + " (shop)"
+	// An order made over the API, then asked for again by its reference (answered 200, nothing
+	// made) and again with the first request's Idempotency-Key (a replay), then cancelled.
+	shop := a.NewAPIClient(t, apiKey)
+	orderBody := `{"amount": "4.00", "description": "Audited over the API", "reference": "audit-1"}`
+	replay := http.Header{"Idempotency-Key": {"audit-order"}}
+	apiOrder := shop.MustCreate(t, orderBody, replay)
+	for _, h := range []http.Header{nil, replay} {
+		if r := shop.Do(t, apptest.APIRequest{Method: http.MethodPost, Path: "/api/v1/orders", Body: []byte(orderBody), Header: h, Valid: true}); r.Status >= 300 {
+			t.Fatalf("the same order again: got %d %s", r.Status, r.Body)
+		}
+	}
+	if r := shop.Do(t, apptest.APIRequest{Method: http.MethodPost, Path: "/api/v1/orders/" + apiOrder.ID + "/cancel", Valid: true}); r.Status != http.StatusOK {
+		t.Fatalf("cancel over the API: got %d %s", r.Status, r.Body)
+	}
 	var apiID string
 	for range 2 {
 		req, _ := http.NewRequest(http.MethodPost, a.URL+"/api/v1/endpoints", strings.NewReader(`{"url": "https://shop.example.com/api-hooks"}`))
@@ -473,6 +487,15 @@ func TestAuditLogShowsEachAction(t *testing.T) {
 	if created != 1 {
 		t.Errorf("endpoint created over the API: %d rows, want 1 (the replay is not logged)", created)
 	}
+	ordersCreated := 0
+	for _, r := range rows {
+		if r.actor == apiActor && r.action == checkout.AuditOrderCreated {
+			ordersCreated++
+		}
+	}
+	if ordersCreated != 1 {
+		t.Errorf("order created over the API: %d rows, want 1 (asking again by reference or key made nothing)", ordersCreated)
+	}
 	for _, want := range []auditRow{
 		{"", checkout.AuditSignInFailed, app.DemoEmail, ""},
 		{owns, checkout.AuditSignIn, "", ""},
@@ -489,6 +512,8 @@ func TestAuditLogShowsEachAction(t *testing.T) {
 		{owns, checkout.AuditAPIKeyRevoked, "key " + kid, ""},
 		{owns, checkout.AuditEndpointCreated, "endpoint " + eid + " https://shop.example.com/hooks", ""},
 		{owns, checkout.AuditEndpointChanged, "endpoint " + eid + " (disable)", ""},
+		{apiActor, checkout.AuditOrderCreated, "order " + apiOrder.ID, ""},
+		{apiActor, checkout.AuditOrderCancelled, "order " + apiOrder.ID, ""},
 		{apiActor, checkout.AuditEndpointCreated, "endpoint " + apiID + " https://shop.example.com/api-hooks", ""},
 		{apiActor, checkout.AuditEndpointChanged, "endpoint " + apiID, ""},
 	} {

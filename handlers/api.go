@@ -398,9 +398,16 @@ func (h *Handlers) apiCreateOrder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.answerOnce(c, n.RequestHash, func(ctx context.Context) (int, []byte, error) {
+	err = h.answerOnce(c, n.RequestHash, func(ctx context.Context) (int, []byte, error) {
 		return h.createAPIOrder(ctx, n)
 	}, writeOrderAnswer)
+	// Only a new order is in the audit log: a replay, or an answer by its reference, made none.
+	res := c.Response()
+	if err == nil && res.Status == http.StatusCreated && res.Header().Get("Idempotent-Replayed") == "" {
+		loc := res.Header().Get(echo.HeaderLocation)
+		h.audit(c, checkout.AuditOrderCreated, "order "+loc[strings.LastIndex(loc, "/")+1:])
+	}
+	return err
 }
 
 // answerOnce answers a request that makes something, under the Idempotency-Key it may carry, as

@@ -68,7 +68,7 @@ func (h *Handlers) Routes(e *echo.Echo) {
 	shop.POST("/orders", h.apiCreateOrder, h.apiKeyAuth(checkout.ScopeOrdersWrite))
 	shop.GET("/orders", h.apiListOrders, h.apiKeyAuth(checkout.ScopeOrdersRead))
 	shop.GET("/orders/:id", h.apiGetOrder, h.apiKeyAuth(checkout.ScopeOrdersRead))
-	shop.POST("/orders/:id/cancel", h.apiCancelOrder, h.apiKeyAuth(checkout.ScopeOrdersWrite))
+	shop.POST("/orders/:id/cancel", h.apiCancelOrder, h.apiKeyAuth(checkout.ScopeOrdersWrite), h.audited(checkout.AuditOrderCancelled, "order"))
 	if h.cfg.Notifications != nil {
 		endpoints := h.apiKeyAuth(checkout.ScopeEndpointsWrite)
 		changed := h.audited(checkout.AuditEndpointChanged, "endpoint")
