@@ -220,6 +220,7 @@ func (a *App) newService(secret string) {
 		WebhookGap:     cfg.WebhookGap,
 		WebhookLease:   cfg.WebhookLease,
 		Ingest:         a.gate,
+		Money:          a.locale.Shop().Money,
 		Logger:         a.log,
 		ObserveWebhook: a.Metrics.WebhookProcessed,
 	}, a.DB, a.Banq, pub)

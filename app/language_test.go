@@ -131,6 +131,10 @@ func TestCustomerLanguageMoneyAndTime(t *testing.T) {
 	if got := apptest.Text(page, "order-amount"); got != "€1,234.50" {
 		t.Errorf("order page amount: got %q, want €1,234.50", got)
 	}
+	if events, err := a.DB.Events(context.Background(), o.ID, 0); err != nil || len(events) == 0 ||
+		!strings.HasPrefix(events[0].Message, "Order created: €1,234.50 from ") {
+		t.Errorf("the timeline's first entry: got %+v (%v), want the amount in euros", events, err)
+	}
 	if got, want := apptest.Text(page, "order-expires"), o.ExpiresAt.In(berlin).Format("2006-01-02 15:04:05 MST"); got != want {
 		t.Errorf("order page expiry: got %q, want %q (Europe/Berlin)", got, want)
 	}

@@ -72,8 +72,11 @@ type Config struct {
 	WebhookGap     time.Duration // orders sent this long ago with no webhook since mean webhooks are broken; 10m
 	MissWindow     time.Duration // unannounced changes the reconciler found are counted over this; 30m
 	MissLimit      int           // this many of them within MissWindow mean webhooks are broken; 3
-	Now            func() time.Time
-	Logger         *slog.Logger
+	// Money writes an amount as the merchant's pages do (with the shop's currency), for the
+	// timeline's words; nil writes the bare decimal.
+	Money  func(banq.Money) string
+	Now    func() time.Time
+	Logger *slog.Logger
 	// ObserveWebhook, when set, is called after each attempt of the worker at an inbox webhook
 	// with the webhook as the attempt left it and how long the attempt took (metrics).
 	ObserveWebhook func(w InboxWebhook, took time.Duration)
@@ -102,6 +105,9 @@ func (c *Config) defaults() {
 	}
 	if c.WebhookRetries <= 0 {
 		c.WebhookRetries = 10
+	}
+	if c.Money == nil {
+		c.Money = banq.Money.Display
 	}
 	if c.Workers <= 0 {
 		c.Workers = 4
@@ -311,7 +317,7 @@ func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
 		from = "payable by link"
 	}
 	o, err := s.store.CreateOrder(ctx, o, Event{Kind: EventCreated, State: StateCreating,
-		Message: fmt.Sprintf("Order created: %s %s.", o.Amount.Display(), from)})
+		Message: fmt.Sprintf("Order created: %s %s.", s.cfg.Money(o.Amount), from)})
 	if err != nil {
 		return Order{}, err
 	}
