@@ -46,6 +46,8 @@ fuzz: ## each fuzz target for a fixed number of executions
 	$(GO) test -tags $(TAGS) -run='^$$' -fuzz='^FuzzParseMoney$$' -fuzztime=$(FUZZTIME) ./banq/
 	$(GO) test -tags $(TAGS) -run='^$$' -fuzz='^FuzzParseNewOrder$$' -fuzztime=$(FUZZTIME) ./checkout/
 	$(GO) test -tags $(TAGS) -run='^$$' -fuzz='^FuzzAPIOrderBody$$' -fuzztime=$(FUZZTIME) ./handlers/
+	$(GO) test -tags $(TAGS) -run='^$$' -fuzz='^FuzzCSVRow$$' -fuzztime=$(FUZZTIME) ./handlers/
+	$(GO) test -tags $(TAGS) -run='^$$' -fuzz='^FuzzParseTime$$' -fuzztime=$(FUZZTIME) ./store/
 
 test: check-generated lint ## every test, with the race detector, then the fuzzers briefly
 	$(GO) test -tags $(TAGS) -race -count=1 -timeout=20m ./...

@@ -71,6 +71,8 @@ func TestCompressesPagesNotStreams(t *testing.T) {
 		{"/pay/" + url.PathEscape(o.Token), "gzip", `data-testid="pay-state"`, false},
 		{"/static/app.css", "gzip", ".qr", false},
 		{"/static/app.js", "gzip", "EventSource", false},
+		{"/static/pay.css", "gzip", ".handoff", false},
+		{"/static/pay.js", "gzip", "EventSource", false},
 		{"/orders", "gzip", `data-testid="order-row"`, true},
 		{"/orders/" + strconv.FormatInt(o.ID, 10), "gzip", "Compressed coffee", true},
 		{"/orders.csv", "", "Compressed coffee", true},

@@ -120,9 +120,9 @@ func testQRHandOffAndReceipt(t *testing.T, x merchantTools) {
 	if paySrc, _ := apptest.Attr(string(body), "pay-qr", "src"); paySrc != src {
 		t.Fatalf("customer page QR: got %q, want %q", paySrc, src)
 	}
-	_, css := fetch(t, a.URL+"/static/app.css")
+	_, css := fetch(t, a.URL+"/static/pay.css")
 	if !regexp.MustCompile(`@media \(max-width: [^)]+\) \{ \.handoff \{ display: none; \} \}`).Match(css) {
-		t.Fatal("app.css does not hide the hand-off block on narrow screens")
+		t.Fatal("pay.css does not hide the hand-off block on narrow screens")
 	}
 	if resp, _ := fetch(t, a.URL+"/pay/"+strings.Repeat("x", 32)+"/qr.svg"); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("QR of an unknown link: got %d, want 404", resp.StatusCode)
@@ -148,7 +148,7 @@ func testQRHandOffAndReceipt(t *testing.T, x merchantTools) {
 		}
 	}
 	if !bytes.Contains(css, []byte("@media print")) {
-		t.Error("app.css has no print stylesheet for the receipt")
+		t.Error("pay.css has no print stylesheet for the receipt")
 	}
 }
 

@@ -1270,7 +1270,7 @@ func TestUserTextIsEscaped(t *testing.T) {
 				t.Errorf("%d <img>/<b> elements, want none: user text became markup", n)
 			}
 			if n := countElements(t, p.body, "script"); n != 1 {
-				t.Errorf("%d <script> elements, want 1 (/static/app.js): user text became markup", n)
+				t.Errorf("%d <script> elements, want 1 (app.js or pay.js): user text became markup", n)
 			}
 		})
 	}

@@ -76,17 +76,21 @@ func allDigits(s string) bool {
 }
 
 // String formats m as a plain decimal with two places: "1234.50", "-0.05".
-func (m Money) String() string {
-	sign := ""
+func (m Money) String() string { return string(m.Append(nil)) }
+
+// Append appends m to b as String formats it, without allocating (a CSV export writes
+// millions).
+func (m Money) Append(b []byte) []byte {
 	v := int64(m)
 	if v < 0 {
-		sign = "-"
 		if v == math.MinInt64 {
-			return "-92233720368547758.08"
+			return append(b, "-92233720368547758.08"...)
 		}
+		b = append(b, '-')
 		v = -v
 	}
-	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
+	b = strconv.AppendInt(b, v/100, 10)
+	return append(b, '.', byte('0'+v%100/10), byte('0'+v%10))
 }
 
 // Display formats m for people: "1,234.50".

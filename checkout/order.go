@@ -147,6 +147,24 @@ type Order struct {
 	PaymentLink string            // Banq's link the payer opens, for an order paid by link
 }
 
+// ExportRow is what the CSV export shows of an order, read without the rest of it: an export
+// of every order reads these columns of each and nothing else.
+type ExportRow struct {
+	ID            int64
+	CreatedAt     time.Time
+	State         State
+	Late          bool
+	Amount        banq.Money
+	Description   string
+	CustomerName  string
+	CustomerBanq  string
+	PaymentID     string
+	TransactionID string
+	PaidAt        time.Time
+	ExpiresAt     time.Time
+	FailReason    banq.FailReason
+}
+
 // ByLink reports whether anyone holding Banq's payment link may pay the order, rather than one
 // customer the merchant named.
 func (o Order) ByLink() bool { return o.CustomerBanq == "" }

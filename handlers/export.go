@@ -1,11 +1,13 @@
 package handlers
 
 import (
-	"encoding/csv"
+	"bufio"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -53,11 +55,13 @@ func orderFilter(c echo.Context) (checkout.OrderFilter, views.OrdersView) {
 
 // csvHeader names the export's columns. Amounts are plain decimals ("1234.50"), times RFC 3339
 // in UTC, so that a spreadsheet or a script reads them without guessing.
-var csvHeader = []string{"order", "created_at", "state", "late", "amount", "description", "customer_name",
-	"customer_banq", "payment_id", "transaction_id", "paid_at", "expires_at", "fail_reason"}
+const csvHeader = "order,created_at,state,late,amount,description,customer_name,customer_banq,payment_id," +
+	"transaction_id,paid_at,expires_at,fail_reason\n"
 
 // exportOrders streams every order the list's filter selects as CSV, newest first, one row at a
-// time (any number of orders, little memory), flushed every few hundred rows.
+// time (any number of orders, little memory). Each row is appended to one reused line and goes
+// out through a 64 KiB buffer: an export of a million orders allocates next to nothing per row
+// and writes to the connection once per 64 KiB.
 func (h *Handlers) exportOrders(c echo.Context) error {
 	f, v := orderFilter(c)
 	if len(v.Errors) > 0 {
@@ -69,25 +73,20 @@ func (h *Handlers) exportOrders(c echo.Context) error {
 	w.Header().Set("Cache-Control", "no-store")
 	// An export may take longer than the server's write timeout allows a page.
 	http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	cw := csv.NewWriter(w)
+	out := bufio.NewWriterSize(w, 64<<10)
+	var line []byte
 	started := false
 	n := 0
-	err := h.store.EachOrder(c.Request().Context(), f, func(o checkout.Order) error {
+	err := h.store.EachExportRow(c.Request().Context(), f, func(r checkout.ExportRow) error {
 		if !started {
 			w.WriteHeader(http.StatusOK)
 			started = true
-			if err := cw.Write(csvHeader); err != nil {
-				return err
-			}
+			out.WriteString(csvHeader)
 		}
-		if err := cw.Write(csvRow(o)); err != nil {
-			return err
-		}
-		if n++; n%500 == 0 {
-			cw.Flush()
-			w.Flush()
-		}
-		return cw.Error()
+		line = appendCSVRow(line[:0], r)
+		n++
+		_, err := out.Write(line)
+		return err
 	})
 	if err != nil {
 		if !started {
@@ -99,35 +98,117 @@ func (h *Handlers) exportOrders(c echo.Context) error {
 	}
 	if !started {
 		w.WriteHeader(http.StatusOK)
-		cw.Write(csvHeader)
+		out.WriteString(csvHeader)
 	}
-	cw.Flush()
-	return cw.Error()
+	return out.Flush()
 }
 
-func csvRow(o checkout.Order) []string {
-	return []string{
-		o.Number(), csvTime(o.CreatedAt), string(o.State), strconv.FormatBool(o.Late), o.Amount.String(),
-		csvText(o.Description), csvText(o.CustomerName), o.CustomerBanq, o.PaymentID, o.TransactionID,
-		csvTime(o.PaidAt), csvTime(o.ExpiresAt), string(o.FailReason),
-	}
+// appendCSVRow appends r to b as one line of the export, byte for byte as encoding/csv's Writer
+// would write the record (TestCSVRowAsEncodingCSV holds it to that), without building the
+// record's strings.
+func appendCSVRow(b []byte, r checkout.ExportRow) []byte {
+	b = strconv.AppendInt(b, r.ID, 10) // the order's number
+	b = append(b, ',')
+	b = appendCSVTime(b, r.CreatedAt)
+	b = append(b, ',')
+	b = appendCSVField(b, string(r.State))
+	b = append(b, ',')
+	b = strconv.AppendBool(b, r.Late)
+	b = append(b, ',')
+	b = r.Amount.Append(b)
+	b = append(b, ',')
+	b = appendCSVText(b, r.Description)
+	b = append(b, ',')
+	b = appendCSVText(b, r.CustomerName)
+	b = append(b, ',')
+	b = appendCSVField(b, r.CustomerBanq)
+	b = append(b, ',')
+	b = appendCSVField(b, r.PaymentID)
+	b = append(b, ',')
+	b = appendCSVField(b, r.TransactionID)
+	b = append(b, ',')
+	b = appendCSVTime(b, r.PaidAt)
+	b = append(b, ',')
+	b = appendCSVTime(b, r.ExpiresAt)
+	b = append(b, ',')
+	b = appendCSVField(b, string(r.FailReason))
+	return append(b, '\n')
 }
 
-func csvTime(t time.Time) string {
+// appendCSVTime appends t in UTC as RFC 3339 to the second ("2026-12-02T07:13:20Z"), nothing for
+// the zero time.
+func appendCSVTime(b []byte, t time.Time) []byte {
 	if t.IsZero() {
-		return ""
+		return b
 	}
-	return t.UTC().Format(time.RFC3339)
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, time.RFC3339)
+	}
+	hour, minute, sec := t.Clock()
+	two := func(b []byte, n int) []byte { return append(b, byte('0'+n/10), byte('0'+n%10)) }
+	b = two(two(b, year/100), year%100)
+	b = two(append(b, '-'), int(month))
+	b = two(append(b, '-'), day)
+	b = two(append(b, 'T'), hour)
+	b = two(append(b, ':'), minute)
+	b = two(append(b, ':'), sec)
+	return append(b, 'Z')
 }
 
-// csvText defuses text that a spreadsheet would run as a formula (it begins with =, +, -, @, a
-// tab or a carriage return): customer names come from Banq, that is from anyone. A leading
-// apostrophe makes it plain text, as OWASP advises.
-func csvText(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
+// appendCSVText appends text that people or Banq wrote, defused: a spreadsheet would run text
+// that begins with =, +, -, @, a tab or a carriage return as a formula (customer names come from
+// Banq, that is from anyone), so a leading apostrophe makes it plain text, as OWASP advises.
+func appendCSVText(b []byte, s string) []byte {
+	if s == "" || !strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return appendCSVField(b, s)
 	}
-	return s
+	// "'" + s, quoted as the field would be: the apostrophe is no space, so only s's
+	// characters can call for quotes.
+	if !csvSpecial(s) {
+		return append(append(b, '\''), s...)
+	}
+	return append(appendCSVQuoted(append(b, '"', '\''), s), '"')
+}
+
+// appendCSVField appends s as encoding/csv writes a field with its default settings: in quotes
+// when it holds a comma, a quote or a line break, begins with a space, or is \. (which some
+// readers take for the end of the data), with quotes doubled; line breaks are kept as they are.
+func appendCSVField(b []byte, s string) []byte {
+	if s == "" {
+		return b
+	}
+	if !csvSpecial(s) && s != `\.` {
+		if r, _ := utf8.DecodeRuneInString(s); !unicode.IsSpace(r) {
+			return append(b, s...)
+		}
+	}
+	return append(appendCSVQuoted(append(b, '"'), s), '"')
+}
+
+// csvSpecial reports whether s holds a character that makes encoding/csv quote a field.
+func csvSpecial(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ',', '"', '\r', '\n':
+			return true
+		}
+	}
+	return false
+}
+
+// appendCSVQuoted appends s with its quotes doubled, the inside of a quoted field.
+func appendCSVQuoted(b []byte, s string) []byte {
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			return append(b, s...)
+		}
+		b = append(b, s[:i+1]...)
+		b = append(b, '"')
+		s = s[i+1:]
+	}
 }
 
 func firstError(errs map[string]string) string {

@@ -39,7 +39,7 @@ type Store interface {
 	Session(ctx context.Context, id string) (checkout.Session, error)
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	DeleteSession(ctx context.Context, id string) error
-	EachOrder(ctx context.Context, f checkout.OrderFilter, fn func(checkout.Order) error) error
+	EachExportRow(ctx context.Context, f checkout.OrderFilter, fn func(checkout.ExportRow) error) error
 	ListWebhooks(ctx context.Context, f checkout.WebhookFilter) ([]checkout.InboxWebhook, bool, error)
 	RejectedWebhooks(ctx context.Context, limit int) ([]checkout.RejectedWebhook, error)
 	Webhook(ctx context.Context, id string) (checkout.InboxWebhook, error)

@@ -3,7 +3,8 @@ package static
 
 import "embed"
 
-// Files holds app.css, app.js and favicon.svg.
+// Files holds the merchant pages' app.css and app.js, the customer pages' pay.css and pay.js,
+// and favicon.svg.
 //
 //go:embed *.css *.js *.svg
 var Files embed.FS

@@ -299,15 +299,60 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(timeFormat)
 }
 
+// parseTime reads a time as formatTime wrote it; the zero time for "" or anything else.
 func parseTime(s string) time.Time {
 	if s == "" {
 		return time.Time{}
+	}
+	if t, ok := parseStoredTime(s); ok {
+		return t
 	}
 	t, err := time.Parse(timeFormat, s)
 	if err != nil {
 		return time.Time{}
 	}
 	return t
+}
+
+// parseStoredTime reads s in timeFormat by hand, as time.Parse would and at about an eighth of its cost
+// (a list or an export parses several times per order). ok is false for anything time.Parse
+// should judge: another shape, or a field out of its range.
+func parseStoredTime(s string) (t time.Time, ok bool) {
+	if len(s) != len(timeFormat) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+		s[16] != ':' || s[19] != '.' || s[29] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(from, to int) int {
+		n := 0
+		for i := from; i < to; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, minute, sec, nsec := num(11, 13), num(14, 16), num(17, 19), num(20, 29)
+	if year < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) ||
+		hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 || nsec < 0 {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+}
+
+func daysIn(m time.Month, year int) int {
+	switch m {
+	case time.February:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case time.April, time.June, time.September, time.November:
+		return 30
+	}
+	return 31
 }
 
 // Setting returns the value stored under key, or ENotFound.

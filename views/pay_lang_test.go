@@ -59,7 +59,7 @@ func TestPayPageInArabic(t *testing.T) {
 	forms, _ := apptest.Attr(page, "expiry", "data-text-minutes")
 	for _, form := range []string{`"few":"بقيت {count} دقائق`, `"two":"بقيت دقيقتان`, `"other":`} {
 		if !strings.Contains(forms, form) {
-			t.Errorf("the minutes' plural forms for app.js lack %s: %s", form, forms)
+			t.Errorf("the minutes' plural forms for pay.js lack %s: %s", form, forms)
 		}
 	}
 	if got, _ := apptest.Attr(page, "lang-ar", "aria-current"); got != "true" {

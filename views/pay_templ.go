@@ -256,7 +256,7 @@ func customerLayout(title string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "</title><link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/static/app.css\"><link rel=\"stylesheet\" href=\"/brand.css\" data-testid=\"brand-css\"><script src=\"/static/app.js\" defer></script></head><body class=\"pay\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "</title><link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/static/pay.css\"><link rel=\"stylesheet\" href=\"/brand.css\" data-testid=\"brand-css\"><script src=\"/static/pay.js\" defer></script></head><body class=\"pay\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1188,7 +1188,7 @@ func PayStatus(v PayView) templ.Component {
 }
 
 // Receipt is what a paid order's page shows: who was paid how much for what, when, and Banq's
-// references, printable. The time is the shop's until app.js writes it in the reader's zone.
+// references, printable. The time is the shop's until pay.js writes it in the reader's zone.
 func Receipt(v PayView) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context

@@ -43,7 +43,7 @@ func renderPayIn(t *testing.T, code string, v views.PayView) string {
 }
 
 // The customer page shows the expiry: a time while there is plenty left, a countdown in the
-// last minutes, always with the expiry and the server's clock for app.js to count on.
+// last minutes, always with the expiry and the server's clock for pay.js to count on.
 func TestPayPageCountdownOnFixedClock(t *testing.T) {
 	expires := time.Date(2026, 3, 14, 15, 30, 0, 0, time.UTC)
 	o := checkout.Order{ID: 7, Token: "tok", Amount: 1250, Description: "Coffee", State: checkout.StateWaiting, ExpiresAt: expires}
@@ -103,7 +103,7 @@ func TestPaidPageIsAReceipt(t *testing.T) {
 		}
 	}
 	if _, ok := apptest.Attr(page, "print", "data-print"); !ok {
-		t.Error("the receipt has no Print button for app.js to wire")
+		t.Error("the receipt has no Print button for pay.js to wire")
 	}
 	if src, _ := apptest.Attr(page, "merchant-logo", "src"); src != "/brand/logo" {
 		t.Errorf("logo: got %q, want /brand/logo", src)

@@ -34,7 +34,7 @@ type WebhookView struct {
 }
 
 // expiryText is the order's expiry for the customer, true without JavaScript: a countdown in
-// its last minutes, the minutes left and the time (in the shop's zone) before. app.js keeps it
+// its last minutes, the minutes left and the time (in the shop's zone) before. pay.js keeps it
 // running from the same messages, with the time in the reader's zone.
 func expiryText(ctx context.Context, v PayView) string {
 	p := locale.From(ctx)
@@ -48,7 +48,7 @@ func expiryText(ctx context.Context, v PayView) string {
 	return p.N("expiry_minutes", int((left+time.Minute-1)/time.Minute), "Time", p.Clock(v.Order.ExpiresAt))
 }
 
-// minuteForms are expiry_minutes in each plural form of the reader's language, for app.js.
+// minuteForms are expiry_minutes in each plural form of the reader's language, for pay.js.
 func minuteForms(ctx context.Context) string {
 	b, err := json.Marshal(locale.From(ctx).Forms("expiry_minutes", "Time", "{time}"))
 	if err != nil {
@@ -57,7 +57,7 @@ func minuteForms(ctx context.Context) string {
 	return string(b)
 }
 
-// backNote is the return-to-shop countdown's sentence around its seconds, which app.js counts.
+// backNote is the return-to-shop countdown's sentence around its seconds, which pay.js counts.
 func backNote(ctx context.Context) [2]string {
 	before, after, _ := strings.Cut(locale.From(ctx).T("back_note", "Seconds", "\x00"), "\x00")
 	return [2]string{before, after}

@@ -8,9 +8,10 @@ import (
 
 	"github.com/banq-checkout/checkout/banq"
 	"github.com/banq-checkout/checkout/checkout"
+	"github.com/banq-checkout/checkout/store"
 )
 
-func testOrdersByDateRangeAndEachOrder(t *testing.T, open Opener) {
+func testOrdersByDateRangeAndEachExportRow(t *testing.T, open Opener) {
 	db := open(t)
 	ctx := context.Background()
 	at := time.Date(2026, 2, 1, 23, 30, 0, 0, time.UTC)
@@ -28,16 +29,16 @@ func testOrdersByDateRangeAndEachOrder(t *testing.T, open Opener) {
 	}
 	var each []int64
 	f.Search = "coffee" // and case-insensitive search, as the list does
-	if err := db.EachOrder(ctx, f, func(o checkout.Order) error { each = append(each, o.ID); return nil }); err != nil {
+	if err := db.EachExportRow(ctx, f, func(r checkout.ExportRow) error { each = append(each, r.ID); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(each) != fmt.Sprint([]int64{ids[2], ids[1]}) {
-		t.Fatalf("EachOrder: got %v, want the same orders as the list", each)
+		t.Fatalf("EachExportRow: got %v, want the same orders as the list", each)
 	}
 	stop := fmt.Errorf("stop")
 	n := 0
-	if err := db.EachOrder(ctx, checkout.OrderFilter{}, func(checkout.Order) error { n++; return stop }); err != stop || n != 1 {
-		t.Fatalf("EachOrder stops at fn's error: got %v after %d", err, n)
+	if err := db.EachExportRow(ctx, checkout.OrderFilter{}, func(checkout.ExportRow) error { n++; return stop }); err != stop || n != 1 {
+		t.Fatalf("EachExportRow stops at fn's error: got %v after %d", err, n)
 	}
 }
 
@@ -119,4 +120,70 @@ func testWebhookSilence(t *testing.T, open Opener) {
 	if !last.Equal(second.CreatedAt.Add(-time.Minute)) || open2 != 1 || !oldest.Equal(second.CreatedAt) {
 		t.Fatalf("after a webhook: got last %v, %d open since %v; want only the order sent after it", last, open2, oldest)
 	}
+}
+
+// The export's rows hold what the orders hold, on every dialect: text in any script with the
+// characters CSV quotes, empty and missing values (no payment yet, a NULL payment id), times to
+// the nanosecond, a late payment and a failure's reason.
+func testExportRowsAreTheOrders(t *testing.T, open Opener) {
+	db := open(t)
+	ctx := context.Background()
+	at := time.Date(2026, 2, 28, 23, 59, 59, 123456789, time.UTC)
+	db.Now = func() time.Time { return at }
+	texts := []string{`Cake, "large"`, "Two lines\nof text\r\n", "=SUM(A1:A9)", " padded ", "Crème brûlée ☕",
+		"Аня Петрова", "Νίκος", `\.`, "-", "@handle", "\ttab", ""}
+	var want []checkout.Order
+	for i, text := range texts {
+		at = at.Add(time.Duration(i) * 1001 * time.Millisecond)
+		o, err := db.CreateOrder(ctx, checkout.Order{
+			Token: fmt.Sprintf("export-token-%d", i), IdempotencyKey: fmt.Sprintf("export-key-%d", i),
+			Amount: banq.Money(i*1001 + 5), Description: text, CustomerBanq: "banq-" + text,
+			CustomerName: texts[len(texts)-1-i], State: checkout.StateWaiting, ExpiresAt: at.Add(15 * time.Minute),
+		}, checkout.Event{Kind: checkout.EventCreated, Message: "created"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch i % 3 {
+		case 1: // paid, late
+			o = mustUpdate(t, db, o.ID, func(o *checkout.Order) {
+				o.State, o.PaymentID, o.TransactionID, o.PaidAt, o.Late = checkout.StatePaid, "pay-"+text, "tx-"+text, at.Add(time.Minute), true
+			})
+		case 2: // failed, with Banq's reason
+			o = mustUpdate(t, db, o.ID, func(o *checkout.Order) {
+				o.State, o.PaymentID, o.FailReason = checkout.StateFailed, fmt.Sprintf("pay-failed-%d", i), banq.FailLimitsExceeded
+			})
+		}
+		want = append(want, o)
+	}
+	var got []checkout.ExportRow
+	if err := db.EachExportRow(ctx, checkout.OrderFilter{}, func(r checkout.ExportRow) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d rows, want %d", len(got), len(want))
+	}
+	for i, r := range got {
+		o, err := db.Order(ctx, want[len(want)-1-i].ID) // newest first
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := checkout.ExportRow{ID: o.ID, CreatedAt: o.CreatedAt, State: o.State, Late: o.Late, Amount: o.Amount,
+			Description: o.Description, CustomerName: o.CustomerName, CustomerBanq: o.CustomerBanq, PaymentID: o.PaymentID,
+			TransactionID: o.TransactionID, PaidAt: o.PaidAt, ExpiresAt: o.ExpiresAt, FailReason: o.FailReason}
+		if r != w || !r.CreatedAt.Equal(want[len(want)-1-i].CreatedAt) {
+			t.Errorf("row %d:\n got %+v\nwant %+v", i, r, w)
+		}
+	}
+}
+
+func mustUpdate(tb testing.TB, db *store.DB, id int64, change func(*checkout.Order)) checkout.Order {
+	tb.Helper()
+	up, err := db.UpdateOrder(context.Background(), id, func(o *checkout.Order) (checkout.Change, error) {
+		change(o)
+		return checkout.Change{Events: []checkout.Event{{Kind: checkout.EventState, Message: "changed"}}}, nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return up.Order
 }
