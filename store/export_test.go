@@ -8,3 +8,6 @@ func Exec(db *DB, query string) error {
 	_, err := db.write.Exec(query)
 	return err
 }
+
+// InboxReads is how many reads of pending webhooks db's claims have made (SQLite).
+func InboxReads(db *DB) int64 { return db.inboxReads.Load() }
