@@ -24,8 +24,10 @@ import (
 type Store interface {
 	CreateOrder(ctx context.Context, o Order, first Event) (Order, error)
 	Order(ctx context.Context, id int64) (Order, error)
-	OrderIDForPayment(ctx context.Context, paymentID, externalOrderCode string) (int64, error)
 	UpdateOrder(ctx context.Context, id int64, fn func(*Order) (Change, error)) (Update, error)
+	// UpdatePaymentOrder is UpdateOrder for the order that owns a Banq payment (by its id, or
+	// else by the order code it carries), found in the same transaction; ENotFound if none.
+	UpdatePaymentOrder(ctx context.Context, paymentID, externalOrderCode string, fn func(*Order) (Change, error)) (Update, error)
 	DueOrders(ctx context.Context, now time.Time, limit int) ([]Order, error)
 	ListOrders(ctx context.Context, f OrderFilter) ([]Order, bool, error)
 	InsertWebhook(ctx context.Context, w InboxWebhook) (bool, error)
