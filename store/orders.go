@@ -120,15 +120,25 @@ func (db *DB) OrderByReference(ctx context.Context, reference string) (checkout.
 // orderIDForPayment returns the id of the order that owns a Banq payment: by payment id, or else
 // by the order code the payment carries as externalOrderCode (a webhook can arrive before the
 // create call's answer was stored). ENotFound when neither matches.
+//
+// The payment id is looked up alone first: it is how every webhook after the first finds its
+// order, and one query ORing it with the order code scanned every order without a payment id.
 func (db *DB) orderIDForPayment(ctx context.Context, tx *sql.Tx, paymentID, externalOrderCode string) (int64, error) {
 	var id int64
+	err := tx.QueryRowContext(ctx, db.q(`SELECT id FROM orders WHERE payment_id = ?`), paymentID).Scan(&id)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return id, err
+	}
 	// The order code is the order's number; orders sent before that used their idempotency key.
 	// A number matches only an order whose payment Banq has not yet told us: the payment's id is
 	// ours to match from then on.
-	err := tx.QueryRowContext(ctx, db.q(`SELECT id FROM orders
-		WHERE payment_id = ? OR idempotency_key = ? OR (payment_id IS NULL AND CAST(id AS TEXT) = ?)
-		ORDER BY payment_id IS NULL LIMIT 1`),
-		paymentID, externalOrderCode, externalOrderCode).Scan(&id)
+	number, perr := strconv.ParseInt(externalOrderCode, 10, 64)
+	if perr != nil || strconv.FormatInt(number, 10) != externalOrderCode {
+		number = 0 // no order has id 0
+	}
+	err = tx.QueryRowContext(ctx, db.q(`SELECT id FROM orders
+		WHERE idempotency_key = ? OR (payment_id IS NULL AND id = ?)
+		ORDER BY payment_id IS NULL LIMIT 1`), externalOrderCode, number).Scan(&id)
 	return id, err
 }
 
