@@ -54,6 +54,7 @@ type DB struct {
 	// inboxReads counts the reads of pending webhooks for claims, for tests.
 	inboxReads atomic.Int64
 	inbox      inboxQueue // SQLite: inserts waiting for the next group commit
+	writes     writeQueue // SQLite: changes of orders waiting for the next group commit
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }

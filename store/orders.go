@@ -312,7 +312,7 @@ func escapeLike(s string) string {
 // seq) and the resource snapshots are committed together. If fn returns checkout.ErrNoChange
 // nothing is written and the returned Update holds the order as it is, with no events.
 func (db *DB) UpdateOrder(ctx context.Context, id int64, fn func(*checkout.Order) (checkout.Change, error)) (checkout.Update, error) {
-	return db.updateOrder(ctx, func(*sql.Tx) (int64, error) { return id, nil }, fn)
+	return db.updateOrder(ctx, func(context.Context, *sql.Tx) (int64, error) { return id, nil }, fn)
 }
 
 // UpdatePaymentOrder is UpdateOrder for the order that owns a Banq payment: by payment id, or
@@ -321,16 +321,17 @@ func (db *DB) UpdateOrder(ctx context.Context, id int64, fn func(*checkout.Order
 // in the write transaction: on SQLite a read outside it starts a fresh snapshot on the read
 // pool, cold after every write, and that lookup cost a fifth of the apply path.
 func (db *DB) UpdatePaymentOrder(ctx context.Context, paymentID, externalOrderCode string, fn func(*checkout.Order) (checkout.Change, error)) (checkout.Update, error) {
-	return db.updateOrder(ctx, func(tx *sql.Tx) (int64, error) {
+	return db.updateOrder(ctx, func(ctx context.Context, tx *sql.Tx) (int64, error) {
 		return db.orderIDForPayment(ctx, tx, paymentID, externalOrderCode)
 	}, fn)
 }
 
-// updateOrder is UpdateOrder for the order whose id find returns in the transaction.
-func (db *DB) updateOrder(ctx context.Context, find func(*sql.Tx) (int64, error), fn func(*checkout.Order) (checkout.Change, error)) (checkout.Update, error) {
+// updateOrder is UpdateOrder for the order whose id find returns in the transaction. Changes
+// of orders arriving together share a commit on SQLite (writeTx).
+func (db *DB) updateOrder(ctx context.Context, find func(context.Context, *sql.Tx) (int64, error), fn func(*checkout.Order) (checkout.Change, error)) (checkout.Update, error) {
 	var up checkout.Update
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		id, err := find(tx)
+	err := db.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		id, err := find(ctx, tx)
 		if err != nil {
 			return err
 		}
