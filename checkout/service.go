@@ -67,7 +67,7 @@ type Config struct {
 	ReconcileAfter time.Duration // Banq is asked about an order this long after its last news; 30s
 	ReconcileMax   time.Duration // the longest wait between two such questions; 10m
 	WebhookRetries int           // attempts at one webhook before it is marked failed; 10
-	Workers        int           // webhooks processed at once; 4
+	Workers        int           // webhooks processed at once; 16
 	WebhookLease   time.Duration // a claimed webhook whose instance stopped renewing its claim is free again after this; 15s
 	OrderTTL       time.Duration // an order not paid this long after its creation expires; 30m
 	LateWatch      time.Duration // Banq is still asked about an order this long after it expired here; 24h
@@ -106,7 +106,9 @@ func (c *Config) defaults() {
 		c.WebhookRetries = 10
 	}
 	if c.Workers <= 0 {
-		c.Workers = 4
+		// Enough that the changes of orders they apply share commits (store's group commit):
+		// while webhooks were processed, 4 workers left most commits with one change.
+		c.Workers = 16
 	}
 	if c.Now == nil {
 		c.Now = time.Now
