@@ -24,8 +24,10 @@ import (
 type Store interface {
 	CreateOrder(ctx context.Context, o Order, first Event) (Order, error)
 	Order(ctx context.Context, id int64) (Order, error)
-	OrderIDForPayment(ctx context.Context, paymentID, externalOrderCode string) (int64, error)
 	UpdateOrder(ctx context.Context, id int64, fn func(*Order) (Change, error)) (Update, error)
+	// UpdatePaymentOrder is UpdateOrder for the order that owns a Banq payment (by its id, or
+	// else by the order code it carries), found in the same transaction; ENotFound if none.
+	UpdatePaymentOrder(ctx context.Context, paymentID, externalOrderCode string, fn func(*Order) (Change, error)) (Update, error)
 	DueOrders(ctx context.Context, now time.Time, limit int) ([]Order, error)
 	ListOrders(ctx context.Context, f OrderFilter) ([]Order, bool, error)
 	InsertWebhook(ctx context.Context, w InboxWebhook) (bool, error)
@@ -65,7 +67,7 @@ type Config struct {
 	ReconcileAfter time.Duration // Banq is asked about an order this long after its last news; 30s
 	ReconcileMax   time.Duration // the longest wait between two such questions; 10m
 	WebhookRetries int           // attempts at one webhook before it is marked failed; 10
-	Workers        int           // webhooks processed at once; 4
+	Workers        int           // webhooks processed at once; 16
 	WebhookLease   time.Duration // a claimed webhook whose instance stopped renewing its claim is free again after this; 15s
 	OrderTTL       time.Duration // an order not paid this long after its creation expires; 30m
 	LateWatch      time.Duration // Banq is still asked about an order this long after it expired here; 24h
@@ -110,7 +112,9 @@ func (c *Config) defaults() {
 		c.Money = banq.Money.Display
 	}
 	if c.Workers <= 0 {
-		c.Workers = 4
+		// Enough that the changes of orders they apply share commits (store's group commit):
+		// while webhooks were processed, 4 workers left most commits with one change.
+		c.Workers = 16
 	}
 	if c.Now == nil {
 		c.Now = time.Now

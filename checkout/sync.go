@@ -73,11 +73,7 @@ func (s *Service) SyncPayment(ctx context.Context, paymentID string, cause Cause
 	if err != nil {
 		return Update{}, fmt.Errorf("fetch transactions of %s: %w", paymentID, err)
 	}
-	id, err := s.store.OrderIDForPayment(ctx, p.ID, p.ExternalOrderCode)
-	if err != nil {
-		return Update{}, err
-	}
-	up, err := s.store.UpdateOrder(ctx, id, func(o *Order) (Change, error) {
+	up, err := s.store.UpdatePaymentOrder(ctx, p.ID, p.ExternalOrderCode, func(o *Order) (Change, error) {
 		// Matched by its order code alone, a payment must be the one we asked for: another
 		// program paid into the same Banq account may use the same numbers.
 		if o.PaymentID == "" && (p.Funds != o.Amount || p.Source == nil || p.Source.BanqGUID != o.CustomerBanq) {

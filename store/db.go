@@ -48,9 +48,13 @@ type DB struct {
 	pg    *pgState // nil on SQLite
 
 	closed  atomic.Bool
-	claimMu sync.Mutex      // SQLite: the webhooks this process is processing
-	claimed map[string]bool //
-	inbox   inboxQueue      // SQLite: inserts waiting for the next group commit
+	claimMu sync.Mutex              // SQLite: the webhooks this process is processing
+	claimed map[string]bool         //
+	due     []checkout.InboxWebhook // SQLite: pending and unclaimed when read, oldest first
+	// inboxReads counts the reads of pending webhooks for claims, for tests.
+	inboxReads atomic.Int64
+	inbox      inboxQueue // SQLite: inserts waiting for the next group commit
+	writes     writeQueue // SQLite: changes of orders waiting for the next group commit
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }

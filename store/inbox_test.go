@@ -118,3 +118,39 @@ func TestInsertWebhookBatchesOnOneP(t *testing.T) {
 		t.Fatalf("%d inserts by %d callers took %d commits (%.1f per commit), want 4 or more per commit", callers*each, callers, batches, per)
 	}
 }
+
+// On SQLite claims read the pending webhooks a batch at a time, yet hand each out once, oldest
+// first, and never one that was finished meanwhile.
+func TestClaimWebhookReadsInBatches(t *testing.T) {
+	db := mustOpen(t)
+	ctx := context.Background()
+	const n = 20
+	for i := range n {
+		if _, err := db.InsertWebhook(ctx, checkout.InboxWebhook{ID: fmt.Sprintf("wh-%02d", i), ResourceType: banq.ResourcePayment,
+			Action: banq.ActionAccepted, ResourceID: "pay", Body: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := time.Now().Add(time.Second)
+	before := store.InboxReads(db)
+	for i := range n {
+		c, err := db.ClaimWebhook(ctx, later, time.Minute)
+		if err != nil || c == nil {
+			t.Fatalf("claim %d: got %v, %v; want a webhook", i, c, err)
+		}
+		if got, want := c.Webhook().ID, fmt.Sprintf("wh-%02d", i); got != want {
+			t.Fatalf("claim %d: got %s, want %s (oldest first)", i, got, want)
+		}
+		w := c.Webhook()
+		w.Status, w.Attempts, w.ProcessedAt = checkout.WebhookApplied, 1, time.Now()
+		if err := c.Finish(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reads := store.InboxReads(db) - before; reads != 1 {
+		t.Errorf("%d claims read the inbox %d times, want once", n, reads)
+	}
+	if c, err := db.ClaimWebhook(ctx, later, time.Minute); c != nil || err != nil {
+		t.Fatalf("after finishing all: got %v, %v; want none", c, err)
+	}
+}

@@ -167,25 +167,48 @@ func (db *DB) PendingWebhooks(ctx context.Context, now time.Time, limit int) ([]
 // lease/3 until the claim ends; if this instance dies, renewal stops and another instance takes
 // the webhook once lease has passed. The outcome is recorded only under the lease id, so a
 // worker whose lease was taken over writes nothing. Instances' clocks are compared, so lease
-// must outlast their skew. On SQLite (one process) the claim is an in-memory mark.
+// must outlast their skew.
+//
+// On SQLite (one process) the claim is an in-memory mark, and the pending webhooks are read a
+// batch at a time (claimBatch): each read starts on a fresh snapshot of the read pool, cold
+// after every write, and cost as much as the rest of the claim when it was made per webhook.
+// A webhook read in a batch is pending until this process finishes it, since only this
+// process's claims process webhooks (a merchant's reprocessing aside, which never waited for
+// claims), so the batch stays true while it is handed out.
 func (db *DB) ClaimWebhook(ctx context.Context, now time.Time, lease time.Duration) (checkout.WebhookClaim, error) {
 	if db.pg != nil {
 		return db.claimPostgres(ctx, now, lease)
 	}
 	db.claimMu.Lock()
 	defer db.claimMu.Unlock()
-	pending, err := db.PendingWebhooks(ctx, now, len(db.claimed)+1)
-	if err != nil {
-		return nil, err
+	if len(db.due) > 0 && db.due[0].NextAttemptAt.After(now) {
+		db.due = nil // read for a later now than this one
 	}
-	for _, w := range pending {
-		if !db.claimed[w.ID] {
-			db.claimed[w.ID] = true
-			return &sqliteClaim{db: db, w: w}, nil
+	if len(db.due) == 0 {
+		pending, err := db.PendingWebhooks(ctx, now, len(db.claimed)+claimBatch)
+		if err != nil {
+			return nil, err
+		}
+		db.inboxReads.Add(1)
+		db.due = pending[:0]
+		for _, w := range pending {
+			if !db.claimed[w.ID] {
+				db.due = append(db.due, w)
+			}
 		}
 	}
-	return nil, nil
+	if len(db.due) == 0 {
+		db.due = nil
+		return nil, nil
+	}
+	w := db.due[0]
+	db.due = db.due[1:]
+	db.claimed[w.ID] = true
+	return &sqliteClaim{db: db, w: w}, nil
 }
+
+// claimBatch is how many pending webhooks a claim on SQLite reads at once.
+const claimBatch = 32
 
 type sqliteClaim struct {
 	db *DB

@@ -65,6 +65,21 @@ func MustOrder(tb testing.TB, db *store.DB) checkout.Order {
 	return o
 }
 
+// noChange is an update that writes nothing.
+func noChange(*checkout.Order) (checkout.Change, error) {
+	return checkout.Change{}, checkout.ErrNoChange
+}
+
+// paymentOrder is the id of the order UpdatePaymentOrder finds for a payment.
+func paymentOrder(tb testing.TB, db *store.DB, paymentID, externalOrderCode string) int64 {
+	tb.Helper()
+	up, err := db.UpdatePaymentOrder(context.Background(), paymentID, externalOrderCode, noChange)
+	if err != nil {
+		tb.Fatalf("order for payment %s: %v", paymentID, err)
+	}
+	return up.Order.ID
+}
+
 func testCreateAndReadOrder(t *testing.T, open Opener) {
 	db := open(t)
 	ctx := context.Background()
@@ -80,11 +95,15 @@ func testCreateAndReadOrder(t *testing.T, open Opener) {
 		t.Fatalf("got %v, want ENotFound", err)
 	}
 	// The idempotency key also finds the order before the payment id is known.
-	if id, err := db.OrderIDForPayment(ctx, "pay-1", o.IdempotencyKey); err != nil || id != o.ID {
-		t.Fatalf("order id for the payment: got %d, %v; want %d", id, err, o.ID)
+	if id := paymentOrder(t, db, "pay-1", o.IdempotencyKey); id != o.ID {
+		t.Fatalf("order for the payment: got %d, want %d", id, o.ID)
 	}
-	if _, err := db.OrderIDForPayment(ctx, "pay-nope", "key-nope"); checkout.ErrorCode(err) != checkout.ENotFound {
-		t.Fatalf("order id for an unknown payment: got %v, want ENotFound", err)
+	// So does its number, the order code of payments sent since.
+	if id := paymentOrder(t, db, "pay-1", fmt.Sprint(o.ID)); id != o.ID {
+		t.Fatalf("order for the payment by number: got %d, want %d", id, o.ID)
+	}
+	if _, err := db.UpdatePaymentOrder(ctx, "pay-nope", "key-nope", noChange); checkout.ErrorCode(err) != checkout.ENotFound {
+		t.Fatalf("order for an unknown payment: got %v, want ENotFound", err)
 	}
 	dup := o
 	dup.Token = "other"
@@ -115,8 +134,8 @@ func testUpdateOrderWritesEventsAndSnapshots(t *testing.T, open Opener) {
 	if got.ID != o.ID || got.State != checkout.StatePaid {
 		t.Fatalf("got %+v", got)
 	}
-	if id, err := db.OrderIDForPayment(ctx, "pay-1", ""); err != nil || id != o.ID {
-		t.Fatalf("order id by payment id: got %d, %v; want %d", id, err, o.ID)
+	if id := paymentOrder(t, db, "pay-1", ""); id != o.ID {
+		t.Fatalf("order by payment id: got %d, want %d", id, o.ID)
 	}
 	txns, err := db.Transactions(ctx, o.ID)
 	if err != nil || len(txns) != 1 || txns[0].ID != "tx-1" {

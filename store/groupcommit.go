@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// writeTx runs fn in a write transaction, committing if fn returns nil; fn's error is returned
+// (translated as tx translates it) and nothing of fn is written then.
+//
+// On SQLite, writes arriving together share one transaction (group commit), each in a
+// savepoint of its own so that one's error undoes only its own statements: the first caller
+// runs every write queued meanwhile and commits them once, and the next queued caller leads the
+// next batch. Each caller returns only once its write is committed (or failed). A commit costs
+// several times the statements of an order's change: while webhooks were processed the apply's
+// commit was about a sixth of the app's CPU. If the shared commit fails, every write of the
+// batch fails with its error and none is written. A write is not interrupted once its batch
+// started (its statements run without its ctx's cancellation: interrupting one statement would
+// roll back the whole shared transaction); one whose ctx ended before is not run.
+// PostgreSQL's writers do not queue on one connection: there each write is its own transaction.
+func (db *DB) writeTx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	if db.pg != nil {
+		return db.tx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) })
+	}
+	w := &queuedWrite{ctx: ctx, fn: fn, done: make(chan bool, 1)}
+	q := &db.writes
+	q.mu.Lock()
+	q.queue = append(q.queue, w)
+	lead := !q.busy
+	q.busy = true
+	q.mu.Unlock()
+	if !lead && <-w.done {
+		return w.err
+	}
+	// This caller leads: it yields first, so that writers runnable meanwhile (on one P, all of
+	// them: a cgo call keeps its P) join this batch, as inbox inserts do (InsertWebhook).
+	runtime.Gosched()
+	q.mu.Lock()
+	n := min(len(q.queue), maxWriteBatch)
+	batch := q.queue[:n:n]
+	q.queue = q.queue[n:]
+	q.mu.Unlock()
+	db.commitWrites(batch)
+	q.batches.Add(1)
+	q.writes.Add(int64(len(batch)))
+	q.mu.Lock()
+	if len(q.queue) > 0 {
+		q.queue[0].done <- false // the oldest waiting caller leads the next batch
+	} else {
+		q.busy = false
+		q.queue = nil
+	}
+	q.mu.Unlock()
+	for _, o := range batch {
+		if o != w {
+			o.done <- true
+		}
+	}
+	return w.err
+}
+
+// maxWriteBatch bounds one group commit of writes.
+const maxWriteBatch = 64
+
+// writeQueue holds the writes waiting for the next group commit (SQLite).
+type writeQueue struct {
+	mu    sync.Mutex
+	queue []*queuedWrite
+	busy  bool // a leader is committing
+
+	batches, writes atomic.Int64 // committed so far, for tests
+}
+
+type queuedWrite struct {
+	ctx  context.Context
+	fn   func(context.Context, *sql.Tx) error
+	err  error
+	done chan bool // true: committed or failed, see err; false: lead the next batch
+}
+
+// commitWrites runs a batch of writes in one transaction, each in a savepoint, and commits it.
+func (db *DB) commitWrites(batch []*queuedWrite) {
+	if len(batch) == 1 {
+		w := batch[0]
+		w.err = db.tx(w.ctx, func(tx *sql.Tx) error { return w.fn(context.WithoutCancel(w.ctx), tx) })
+		return
+	}
+	ctx := context.Background()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		for _, w := range batch {
+			if w.err = w.ctx.Err(); w.err != nil {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT write`); err != nil {
+				return err
+			}
+			if w.err = w.fn(context.WithoutCancel(w.ctx), tx); w.err != nil {
+				w.err = wrap(w.err)
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO write`); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE write`); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		for _, w := range batch {
+			if w.err == nil {
+				w.err = err
+			}
+		}
+	}
+}
