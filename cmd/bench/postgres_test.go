@@ -106,7 +106,7 @@ func TestFindPGBin(t *testing.T) {
 func TestPGFigures(t *testing.T) {
 	run := func(perS float64, applied, twice, lost int) *pgRun {
 		return &pgRun{ProcessedPerS: perS, Processed: applied, AppliedTwice: twice, Drained: true, Fanout: &pgFanout{Sent: 10, Lost: lost,
-				All: latencies{N: 10, P99: 5}, Cross: latencies{N: 5, P99: 5}, Same: latencies{N: 5, P99: 5}}}
+			All: latencies{N: 10, P99: 5}, Cross: latencies{N: 5, P99: 5}, Same: latencies{N: 5, P99: 5}}}
 	}
 	met := func(r *results, name string) bool {
 		for _, f := range pgFigures(r) {
