@@ -85,7 +85,8 @@ type options struct {
 	notifyDur    time.Duration
 	notifyBurst  int
 
-	postgres       bool   // the PostgreSQL part (postgres.go)
+	postgres       bool // the PostgreSQL part (postgres.go)
+	pgOnly         bool
 	pgSkip         string // why it is skipped
 	pgBin          string
 	pgWebhooks     int
@@ -128,6 +129,7 @@ func parseOptions(args []string) (options, error) {
 	fs.BoolVar(&o.phone, "phone", true, "load the payment page in headless Chromium as a phone on slow 4G (needs chromium)")
 	pgBin := findPGBin(pgBinGlob)
 	fs.BoolVar(&o.postgres, "postgres", pgBin != "", "run the scenarios on a throwaway PostgreSQL cluster with one and two instances (default on when PostgreSQL's binaries are found)")
+	fs.BoolVar(&o.pgOnly, "postgres-only", false, "run only the PostgreSQL part (its own healthz baseline included)")
 	fs.StringVar(&o.pgBin, "postgres-bin", pgBin, "directory of PostgreSQL's initdb and postgres")
 	fs.IntVar(&o.pgWebhooks, "pg-webhooks", 3000, "webhooks sent in each PostgreSQL ingest run, one per distinct payment")
 	fs.IntVar(&o.pgStreams, "pg-streams", 1000, "open SSE streams in each PostgreSQL fan-out run")
@@ -151,6 +153,9 @@ func parseOptions(args []string) (options, error) {
 		o.pgSkip = "-postgres=false"
 	case o.pgBin == "":
 		return o, fmt.Errorf("-postgres: no PostgreSQL binaries found; pass -postgres-bin")
+	}
+	if o.pgOnly && (!o.postgres || o.listOnly) {
+		return o, fmt.Errorf("-postgres-only needs -postgres and PostgreSQL's binaries, and not -list-only")
 	}
 	if o.postgres && !timeoutSet {
 		o.timeout += 3 * time.Minute // two runs on PostgreSQL, about a minute each

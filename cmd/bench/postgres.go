@@ -84,6 +84,9 @@ type pgFanout struct {
 	All        latencies `json:"latency"`
 	Cross      latencies `json:"latency_across_instances"`
 	Same       latencies `json:"latency_same_instance"`
+	// ByStreams is the latency of the orders whose streams each instance holds: which core's
+	// queue the tail came from.
+	ByStreams []latencies `json:"latency_by_streams_instance"`
 }
 
 // streamInstance is the instance that order i's streams are opened on.
@@ -496,11 +499,13 @@ func (b *bench) pgFanout(ctx context.Context, apps []*child, secret string, orde
 		}
 	}
 	var all, cross, same []time.Duration
+	byStreams := make([][]time.Duration, n)
 	for i := range orders {
 		if !complete[i] {
 			continue
 		}
 		all = append(all, worst[i])
+		byStreams[streamInstance(i, n)] = append(byStreams[streamInstance(i, n)], worst[i])
 		if streamInstance(i, n) != webhookInstance(i, n) {
 			cross = append(cross, worst[i])
 		} else {
@@ -508,6 +513,9 @@ func (b *bench) pgFanout(ctx context.Context, apps []*child, secret string, orde
 		}
 	}
 	fr.All, fr.Cross, fr.Same = summarize(all), summarize(cross), summarize(same)
+	for _, l := range byStreams {
+		fr.ByStreams = append(fr.ByStreams, summarize(l))
+	}
 	b.step("PostgreSQL, %d instance(s): fan-out p99 %.1fms (across instances %.1fms), lost %d", n, fr.All.P99, fr.Cross.P99, fr.Lost)
 	return fr, nil
 }

@@ -207,6 +207,9 @@ func (b *bench) all(ctx context.Context) error {
 	if b.o.listOnly {
 		return b.list(ctx)
 	}
+	if b.o.pgOnly {
+		return b.postgres(ctx)
+	}
 	a, err := b.startApp(ctx, 1)
 	if err != nil {
 		return err
