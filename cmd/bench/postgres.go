@@ -70,8 +70,10 @@ type pgSeed struct {
 	Concurrency int     `json:"concurrency_per_instance"`
 }
 
-// pgFanout is the webhook → SSE run: Cross are the orders whose webhook went to the instance
-// their streams are not on, Same the others.
+// pgFanout is the webhook → SSE run: Cross are the orders whose webhook was applied by the
+// instance their streams are not on (its change reached them through PostgreSQL), Same the
+// others. Either instance's worker may claim a webhook, whichever instance received it; the
+// instance that applied it is read from the instances' logs.
 type pgFanout struct {
 	Streams    int       `json:"streams"`
 	Orders     int       `json:"orders"`
@@ -84,6 +86,10 @@ type pgFanout struct {
 	All        latencies `json:"latency"`
 	Cross      latencies `json:"latency_across_instances"`
 	Same       latencies `json:"latency_same_instance"`
+	// SentAcross counts the webhooks sent to the instance their order's streams are not on
+	// (half), AppliedAcross those applied there.
+	SentAcross    int `json:"sent_across"`
+	AppliedAcross int `json:"applied_across"`
 	// ByStreams is the latency of the orders whose streams each instance holds: which core's
 	// queue the tail came from.
 	ByStreams []latencies `json:"latency_by_streams_instance"`
@@ -498,15 +504,31 @@ func (b *bench) pgFanout(ctx context.Context, apps []*child, secret string, orde
 			worst[i] = max(worst[i], time.Duration(at-sent[i]))
 		}
 	}
+	logs := make([]string, n)
+	for k, a := range apps {
+		logs[k] = a.logPath
+	}
+	prefix := fmt.Sprintf("bench-pg%d-fanout-%s-", n, b.runID)
+	appliedBy := appliedOn(logs, prefix)
 	var all, cross, same []time.Duration
 	byStreams := make([][]time.Duration, n)
 	for i := range orders {
+		applier, ok := appliedBy[prefix+strconv.Itoa(i)]
+		if !ok {
+			applier = webhookInstance(i, n)
+		}
+		if streamInstance(i, n) != webhookInstance(i, n) {
+			fr.SentAcross++
+		}
+		if streamInstance(i, n) != applier {
+			fr.AppliedAcross++
+		}
 		if !complete[i] {
 			continue
 		}
 		all = append(all, worst[i])
 		byStreams[streamInstance(i, n)] = append(byStreams[streamInstance(i, n)], worst[i])
-		if streamInstance(i, n) != webhookInstance(i, n) {
+		if streamInstance(i, n) != applier {
 			cross = append(cross, worst[i])
 		} else {
 			same = append(same, worst[i])
@@ -655,5 +677,34 @@ func pgFigures(r *results) []figure {
 	add("events lost (both runs)", float64(lost+wrong), "", 0, "", "0", ptr(lost == 0 && wrong == 0 && sent > 0))
 	add("webhooks not applied (both runs)", float64(missed), "", 0, "", "0", ptr(missed == 0 && one.Processed > 0))
 	add("webhooks processed twice (both runs)", float64(twice), "", 0, "", "0", ptr(twice == 0 && one.Processed > 0))
+	return out
+}
+
+// appliedOn reads, from the instances' JSON logs, which instance applied each webhook whose id
+// starts with prefix.
+func appliedOn(logs []string, prefix string) map[string]int {
+	out := map[string]int{}
+	for k, path := range logs {
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			if !strings.Contains(string(line), prefix) {
+				continue
+			}
+			var l struct {
+				Msg       string `json:"msg"`
+				WebhookID string `json:"webhook_id"`
+			}
+			if json.Unmarshal(line, &l) == nil && l.Msg == "webhook applied" && strings.HasPrefix(l.WebhookID, prefix) {
+				out[l.WebhookID] = k
+			}
+		}
+		f.Close()
+	}
 	return out
 }

@@ -139,3 +139,22 @@ func TestPGFigures(t *testing.T) {
 		t.Error("webhooks not applied: met with one missing")
 	}
 }
+
+// The instance that applied a webhook is the one whose log says so; other lines and other
+// runs' webhooks are not counted.
+func TestAppliedOn(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	os.WriteFile(a, []byte(`{"level":"INFO","msg":"webhook applied","webhook_id":"bench-pg2-fanout-r-0","order_id":1}
+{"level":"INFO","msg":"request","path":"/webhooks/banq","webhook_id":"bench-pg2-fanout-r-1"}
+{"level":"INFO","msg":"webhook applied","webhook_id":"bench-pg1-fanout-r-1"}
+`), 0o644)
+	os.WriteFile(b, []byte(`not json bench-pg2-fanout-r-2
+{"level":"INFO","msg":"webhook applied","webhook_id":"bench-pg2-fanout-r-1","order_id":2}
+`), 0o644)
+	got := appliedOn([]string{a, b}, "bench-pg2-fanout-r-")
+	want := map[string]int{"bench-pg2-fanout-r-0": 0, "bench-pg2-fanout-r-1": 1}
+	if len(got) != len(want) || got["bench-pg2-fanout-r-0"] != 0 || got["bench-pg2-fanout-r-1"] != 1 {
+		t.Errorf("appliedOn = %v, want %v", got, want)
+	}
+}
