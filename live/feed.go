@@ -21,7 +21,7 @@ type Source interface {
 // from the database. Per order it publishes in seq order and never the same event twice, so a
 // local change and the notification of it, or a notification and a catch-up sweep, do not
 // double-send; a stream that still sees an old seq skips it (the SSE handlers track the last
-// seq sent).
+// seq sent). A change of an order that no subscription here watches is not read at all.
 //
 // Feeder implements checkout.Publisher: the service's own changes go the same way, so that one
 // committed just after another instance's is never published before it.
@@ -72,6 +72,13 @@ func (f *Feeder) Changed(id, seq int64) {
 	}
 	st.want = max(st.want, seq)
 	if st.queued {
+		return
+	}
+	// Every instance hears of every change, and most show none of it: reading each would cost
+	// every instance two queries per change. A stream subscribes before it reads the order, so
+	// one that subscribes after this check reads this change itself; the order's next change
+	// here is read from the last seq published, which streams filter.
+	if !f.hub.Watched(id) {
 		return
 	}
 	st.queued = true

@@ -98,3 +98,56 @@ func TestFeederPublishesEachEventOnceInOrder(t *testing.T) {
 	f.Changed(1, 8)
 	expect()
 }
+
+// An instance reads a change from the database only if one of its streams shows that order (or
+// the merchant's list, every order): with several instances, every change is announced to every
+// one of them, and most show none of it. An order read later, once watched, is read from its
+// start, which streams filter.
+func TestFeederReadsOnlyWatchedOrders(t *testing.T) {
+	hub := NewHub()
+	src := &fakeSource{}
+	f := NewFeeder(hub, src, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.Run(ctx, 1) // one worker: announcements are read in their order
+	src.add(1)
+	sub := hub.Subscribe(1, 8)
+	defer sub.Close()
+	f.Changed(2, 1) // no stream here shows order 2
+	f.Changed(1, 1)
+	next := func(s *Subscription) *checkout.Update {
+		t.Helper()
+		select {
+		case u := <-s.C():
+			return u
+		case <-time.After(2 * time.Second):
+			t.Fatal("no update within 2s")
+			return nil
+		}
+	}
+	if u := next(sub); u.Order.ID != 1 {
+		t.Fatalf("got an update of order %d, want 1", u.Order.ID)
+	}
+	src.mu.Lock()
+	reads := src.reads
+	src.mu.Unlock()
+	if reads != 1 {
+		t.Errorf("the feeder read %d orders, want 1 (order 2 is shown nowhere here)", reads)
+	}
+	// Watched now, order 2 is read from its start.
+	sub2 := hub.Subscribe(2, 8)
+	defer sub2.Close()
+	src.add(2)
+	f.Changed(2, 2)
+	if u := next(sub2); u.Order.ID != 2 || len(u.Events) != 2 {
+		t.Errorf("got order %d with %d events, want order 2 with both", u.Order.ID, len(u.Events))
+	}
+	// The merchant's list watches every order.
+	all := hub.Subscribe(AllOrders, 8)
+	defer all.Close()
+	src.add(3)
+	f.Changed(3, 3)
+	if u := next(all); u.Order.ID != 3 {
+		t.Errorf("the list got order %d, want 3", u.Order.ID)
+	}
+}

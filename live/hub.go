@@ -106,6 +106,14 @@ func (h *Hub) Publish(u checkout.Update) {
 	}
 }
 
+// Watched reports whether a subscription would receive an update of order id: one to the order
+// or to AllOrders.
+func (h *Hub) Watched(id int64) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.subs[id]) > 0 || len(h.subs[AllOrders]) > 0
+}
+
 // Subscribers returns how many subscriptions are open.
 func (h *Hub) Subscribers() int { return int(h.count.Load()) }
 

@@ -29,6 +29,7 @@ type childInfo struct {
 	Password   string   `json:"password,omitempty"`
 	DebugURL   string   `json:"debug_url,omitempty"`
 	DB         string   `json:"db,omitempty"`
+	Metrics    string   `json:"metrics,omitempty"`
 	Payers     []string `json:"payers,omitempty"`
 	GOMAXPROCS int      `json:"gomaxprocs"`
 	CPUs       []int    `json:"cpus,omitempty"`

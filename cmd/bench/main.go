@@ -84,6 +84,16 @@ type options struct {
 	notifyRate   float64
 	notifyDur    time.Duration
 	notifyBurst  int
+
+	postgres       bool // the PostgreSQL part (postgres.go)
+	pgOnly         bool
+	pgSkip         string // why it is skipped
+	pgBin          string
+	pgWebhooks     int
+	pgStreams      int
+	pgStreamOrders int
+	pgInstanceCPUs string
+	pgDBCPUs       string
 }
 
 func parseOptions(args []string) (options, error) {
@@ -117,6 +127,15 @@ func parseOptions(args []string) (options, error) {
 	fs.DurationVar(&o.openDur, "open-duration", 3*time.Second, "length of each open-loop (constant rate) run")
 	fs.BoolVar(&o.listOnly, "list-only", false, "run only the healthz baseline and the merchant list scenario (with -list-orders)")
 	fs.BoolVar(&o.phone, "phone", true, "load the payment page in headless Chromium as a phone on slow 4G (needs chromium)")
+	pgBin := findPGBin(pgBinGlob)
+	fs.BoolVar(&o.postgres, "postgres", pgBin != "", "run the scenarios on a throwaway PostgreSQL cluster with one and two instances (default on when PostgreSQL's binaries are found)")
+	fs.BoolVar(&o.pgOnly, "postgres-only", false, "run only the PostgreSQL part (its own healthz baseline included)")
+	fs.StringVar(&o.pgBin, "postgres-bin", pgBin, "directory of PostgreSQL's initdb and postgres")
+	fs.IntVar(&o.pgWebhooks, "pg-webhooks", 3000, "webhooks sent in each PostgreSQL ingest run, one per distinct payment")
+	fs.IntVar(&o.pgStreams, "pg-streams", 1000, "open SSE streams in each PostgreSQL fan-out run")
+	fs.IntVar(&o.pgStreamOrders, "pg-stream-orders", 200, "orders the PostgreSQL fan-out's streams watch (one webhook each)")
+	fs.StringVar(&o.pgInstanceCPUs, "pg-instance-cpus", "0,1", "CPUs of the PostgreSQL runs' instances when pinned: the first instance on the first, the second on the second")
+	fs.StringVar(&o.pgDBCPUs, "pg-db-cpus", "", "CPUs of the PostgreSQL cluster when pinned (default: the load generator's)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -124,6 +143,25 @@ func parseOptions(args []string) (options, error) {
 	fs.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "timeout" })
 	if o.listOrders > 0 && !timeoutSet {
 		o.timeout += 4 * time.Minute // seeding a million orders takes a minute or two on a shared core
+	}
+	switch {
+	case o.listOnly:
+		o.postgres, o.pgSkip = false, "-list-only"
+	case !o.postgres && o.pgBin == "":
+		o.pgSkip = "no PostgreSQL binaries (initdb, postgres) under " + pgBinGlob + " or on PATH; install postgresql or pass -postgres-bin"
+	case !o.postgres:
+		o.pgSkip = "-postgres=false"
+	case o.pgBin == "":
+		return o, fmt.Errorf("-postgres: no PostgreSQL binaries found; pass -postgres-bin")
+	}
+	if o.pgOnly && (!o.postgres || o.listOnly) {
+		return o, fmt.Errorf("-postgres-only needs -postgres and PostgreSQL's binaries, and not -list-only")
+	}
+	if o.postgres && !timeoutSet {
+		o.timeout += 3 * time.Minute // two runs on PostgreSQL, about a minute each
+	}
+	if o.postgres && (o.pgWebhooks < 1 || o.pgStreamOrders < 1 || o.pgStreams < o.pgStreamOrders) {
+		return o, fmt.Errorf("-pg-webhooks and -pg-stream-orders must be positive, -pg-streams at least -pg-stream-orders")
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())

@@ -237,7 +237,7 @@ func figures(r *results) []figure {
 		add(with("export RSS growth", growth, "MiB", math.Round(float64(e.RSSBeforeByte)/(1<<20)*10)/10, "RSS before (MiB)",
 			"≤ 32 MiB, whatever the rows", ptr(e.Error == "" && e.RSSBeforeByte > 0 && growth <= 32)))
 	}
-	return out
+	return append(out, pgFigures(r)...)
 }
 
 func printTable(w io.Writer, r *results) {

@@ -40,6 +40,7 @@ type results struct {
 	List      *listResult           `json:"list,omitempty"`
 	OpenLoop  map[string]openResult `json:"open_loop,omitempty"`
 	Phone     *phoneResult          `json:"phone,omitempty"`
+	Postgres  *pgResult             `json:"postgres,omitempty"`
 	Profiles  []string              `json:"profiles,omitempty"`
 	Notes     []string              `json:"notes,omitempty"`
 	Errors    []string              `json:"errors,omitempty"`
@@ -206,6 +207,9 @@ func (b *bench) all(ctx context.Context) error {
 	if b.o.listOnly {
 		return b.list(ctx)
 	}
+	if b.o.pgOnly {
+		return b.postgres(ctx)
+	}
 	a, err := b.startApp(ctx, 1)
 	if err != nil {
 		return err
@@ -346,6 +350,11 @@ func (b *bench) all(ctx context.Context) error {
 		return fmt.Errorf("bare fan-out: %w", err)
 	}
 	if err := bare.stop(15 * time.Second); err != nil {
+		return err
+	}
+
+	// The same on PostgreSQL, one instance and two.
+	if err := b.postgres(ctx); err != nil {
 		return err
 	}
 

@@ -65,6 +65,7 @@ func serveApp(args []string) error {
 	dir := fs.String("dir", "", "data directory")
 	banqURL := fs.String("banq", "", "base URL of the sandbox child, used as Banq")
 	payerList := fs.String("payers", "", "comma-separated payer banq GUIDs for seeded orders")
+	dbURL := fs.String("db", "", "CHECKOUT_DB instead of a SQLite file in -dir (a postgres:// URL)")
 	ctx, stop, pinned, err := childStart(fs, args)
 	if err != nil {
 		return err
@@ -75,6 +76,9 @@ func serveApp(args []string) error {
 	}
 
 	over := benchEnv(*dir)
+	if *dbURL != "" {
+		over["CHECKOUT_DB"] = *dbURL
+	}
 	getenv := func(k string) string {
 		if v, ok := over[k]; ok {
 			return v
@@ -121,7 +125,7 @@ func serveApp(args []string) error {
 	defer dsrv.Close()
 
 	info := childInfo{PID: os.Getpid(), URL: a.URL(), DebugURL: "http://" + dln.Addr().String(),
-		DB: cfg.DB, GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: pinned, Login: benchLogin, Password: password}
+		DB: cfg.DB, Metrics: a.MetricsURL(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: pinned, Login: benchLogin, Password: password}
 	line, _ := json.Marshal(info)
 	fmt.Println(string(line))
 	err = a.Run(ctx)
