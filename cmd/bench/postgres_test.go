@@ -1,11 +1,14 @@
 package main
 
 import (
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Half the orders' webhooks go to the instance their streams are not on, and each instance
@@ -156,5 +159,52 @@ func TestAppliedOn(t *testing.T) {
 	want := map[string]int{"bench-pg2-fanout-r-0": 0, "bench-pg2-fanout-r-1": 1}
 	if len(got) != len(want) || got["bench-pg2-fanout-r-0"] != 0 || got["bench-pg2-fanout-r-1"] != 1 {
 		t.Errorf("appliedOn = %v, want %v", got, want)
+	}
+}
+
+// The bench's cluster takes connections, pins its processes, reports its CPU time, and leaves
+// neither a process nor its directory behind once stopped.
+func TestPGClusterStartsAndStops(t *testing.T) {
+	bin := findPGBin(pgBinGlob)
+	if bin == "" || testing.Short() {
+		t.Skip("no PostgreSQL binaries (or -short)")
+	}
+	cl, err := startPGCluster(t.Context(), bin, filepath.Join(t.TempDir(), "postgres.log"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.stop()
+	db, err := sql.Open("pgx", cl.dsn("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var fsync string
+	if err := db.QueryRow(`SHOW fsync`).Scan(&fsync); err != nil || fsync != "off" {
+		t.Errorf("fsync: %q, %v; want off", fsync, err)
+	}
+	if cl.Version == "" {
+		t.Error("no version read")
+	}
+	if err := cl.pin([]int{0}); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range append([]int{cl.pid()}, childPIDs(cl.pid())...) {
+		var set unix.CPUSet
+		if err := unix.SchedGetaffinity(pid, &set); err == nil && (set.Count() != 1 || !set.IsSet(0)) {
+			t.Errorf("postgres process %d may run on %d CPUs, want CPU 0 only", pid, set.Count())
+		}
+	}
+	if cl.cpuTime() <= 0 {
+		t.Error("no CPU time read for the cluster")
+	}
+	db.Close()
+	pid, dir := cl.pid(), cl.dir
+	cl.stop()
+	if err := unix.Kill(pid, 0); err == nil {
+		t.Errorf("the postmaster %d still runs after stop", pid)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s is still there after stop (%v)", dir, err)
 	}
 }
