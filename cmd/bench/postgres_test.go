@@ -208,3 +208,34 @@ func TestPGClusterStartsAndStops(t *testing.T) {
 		t.Errorf("%s is still there after stop (%v)", dir, err)
 	}
 }
+
+// The PostgreSQL part says why it is skipped, and refuses to run without binaries when asked for.
+func TestPostgresOptions(t *testing.T) {
+	for _, tt := range []struct {
+		args     []string
+		on       bool
+		skip     string
+		wantsErr bool
+	}{
+		{args: []string{"-postgres=false"}, skip: "-postgres=false"},
+		{args: []string{"-postgres=false", "-postgres-bin", ""}, skip: "no PostgreSQL binaries"},
+		{args: []string{"-postgres", "-postgres-bin", ""}, wantsErr: true},
+		{args: []string{"-postgres", "-postgres-bin", "/x", "-list-only"}, skip: "-list-only"},
+		{args: []string{"-postgres", "-postgres-bin", "/x"}, on: true},
+		{args: []string{"-postgres-only", "-postgres=false"}, wantsErr: true},
+	} {
+		o, err := parseOptions(tt.args)
+		if (err != nil) != tt.wantsErr {
+			t.Errorf("%q: error %v, want error %v", tt.args, err, tt.wantsErr)
+			continue
+		}
+		if err == nil && (o.postgres != tt.on || !strings.HasPrefix(o.pgSkip, tt.skip)) {
+			t.Errorf("%q: postgres %v, skipped %q; want %v, %q", tt.args, o.postgres, o.pgSkip, tt.on, tt.skip)
+		}
+	}
+	on, _ := parseOptions([]string{"-postgres", "-postgres-bin", "/x", "-list-orders=0"})
+	off, _ := parseOptions([]string{"-postgres=false", "-list-orders=0"})
+	if on.timeout-off.timeout != 3*time.Minute {
+		t.Errorf("-timeout with PostgreSQL %v, without %v: want 3 minutes more", on.timeout, off.timeout)
+	}
+}
