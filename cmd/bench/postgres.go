@@ -58,6 +58,10 @@ type pgRun struct {
 	// CPUms is the CPU time each part used from the first webhook sent until the inbox was
 	// drained, per webhook processed: app (all instances), postgres, sandbox, load generator.
 	CPUms map[string]float64 `json:"cpu_ms_per_webhook"`
+	// XactPerWebhook is the database's transactions (each statement outside a transaction is
+	// one) per webhook processed over the same span: unlike CPU time, a count the machine's other
+	// load does not disturb.
+	XactPerWebhook float64 `json:"db_transactions_per_webhook"`
 
 	Fanout *pgFanout `json:"fanout,omitempty"`
 }
@@ -312,6 +316,10 @@ func (b *bench) pgIngest(ctx context.Context, cl *pgCluster, run *pgRun, apps []
 	}
 	b.step("PostgreSQL, %d instance(s): webhook ingest, %d webhooks, %d in flight", len(apps), n, b.o.ingestConc)
 	cpu0 := b.pgCPU(cl, apps)
+	x0, err := pgXacts(ctx, db)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	r := closedLoop(ctx, b.o.ingestConc, n, b.o.ingestDur, func(ctx context.Context, _, i int) (int, error) {
 		k := i % len(apps)
@@ -324,6 +332,12 @@ func (b *bench) pgIngest(ctx context.Context, cl *pgCluster, run *pgRun, apps []
 	b.step("accepted %d in %.1fs; waiting for the workers to drain the inbox", r.OK, r.Seconds)
 	run.Drained = pgWaitDrained(ctx, db, 90*time.Second) == nil
 	cpu1 := b.pgCPU(cl, apps)
+	// Backends report their counts when idle, at most a second late.
+	sleepCtx(ctx, 1500*time.Millisecond)
+	x1, err := pgXacts(ctx, db)
+	if err != nil {
+		return err
+	}
 
 	pattern := "bench-" + kind + "-" + b.runID + "-%"
 	rows, err := db.QueryContext(ctx, `SELECT status, count(*), COALESCE(sum(duplicates), 0) FROM webhooks WHERE id LIKE $1 GROUP BY status`, pattern)
@@ -364,11 +378,19 @@ func (b *bench) pgIngest(ctx context.Context, cl *pgCluster, run *pgRun, apps []
 		for part, d := range cpu1.sub(cpu0) {
 			run.CPUms[part] = per(d)
 		}
+		run.XactPerWebhook = round3(float64(x1-x0) / float64(run.Processed))
 	}
 	if !run.Drained {
 		return fmt.Errorf("the inbox was not drained within 90s: %v", run.ByStatus)
 	}
 	return nil
+}
+
+// pgXacts is the count of transactions committed and rolled back in db's database so far.
+func pgXacts(ctx context.Context, db *sql.DB) (int64, error) {
+	var n int64
+	err := db.QueryRowContext(ctx, `SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
+	return n, err
 }
 
 // pgCPUSample is the CPU time used so far by each part of the PostgreSQL runs.
@@ -648,6 +670,7 @@ func pgFigures(r *results) []figure {
 		add("webhooks accepted/s, 2 instances", two.Accepted.PerSec, "req/s", one.Accepted.PerSec, "1 instance", "", nil)
 		add("webhooks processed/s, 2 instances", two.ProcessedPerS, "/s", one.ProcessedPerS, "1 instance", "≥ 1.6 × 1 instance",
 			ptr(one.ProcessedPerS > 0 && two.ProcessedPerS >= 1.6*one.ProcessedPerS && one.Drained && two.Drained))
+		add("database transactions per webhook, 2 instances", two.XactPerWebhook, "", one.XactPerWebhook, "1 instance", "", nil)
 		for _, part := range []string{"app", "postgres"} {
 			if v, ok := two.CPUms[part]; ok {
 				add(part+" CPU per webhook, 2 instances", v, "ms", one.CPUms[part], "1 instance", "", nil)

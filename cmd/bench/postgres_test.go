@@ -1,11 +1,14 @@
 package main
 
 import (
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Half the orders' webhooks go to the instance their streams are not on, and each instance
@@ -156,5 +159,83 @@ func TestAppliedOn(t *testing.T) {
 	want := map[string]int{"bench-pg2-fanout-r-0": 0, "bench-pg2-fanout-r-1": 1}
 	if len(got) != len(want) || got["bench-pg2-fanout-r-0"] != 0 || got["bench-pg2-fanout-r-1"] != 1 {
 		t.Errorf("appliedOn = %v, want %v", got, want)
+	}
+}
+
+// The bench's cluster takes connections, pins its processes, reports its CPU time, and leaves
+// neither a process nor its directory behind once stopped.
+func TestPGClusterStartsAndStops(t *testing.T) {
+	bin := findPGBin(pgBinGlob)
+	if bin == "" || testing.Short() {
+		t.Skip("no PostgreSQL binaries (or -short)")
+	}
+	cl, err := startPGCluster(t.Context(), bin, filepath.Join(t.TempDir(), "postgres.log"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.stop()
+	db, err := sql.Open("pgx", cl.dsn("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var fsync string
+	if err := db.QueryRow(`SHOW fsync`).Scan(&fsync); err != nil || fsync != "off" {
+		t.Errorf("fsync: %q, %v; want off", fsync, err)
+	}
+	if cl.Version == "" {
+		t.Error("no version read")
+	}
+	if err := cl.pin([]int{0}); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range append([]int{cl.pid()}, childPIDs(cl.pid())...) {
+		var set unix.CPUSet
+		if err := unix.SchedGetaffinity(pid, &set); err == nil && (set.Count() != 1 || !set.IsSet(0)) {
+			t.Errorf("postgres process %d may run on %d CPUs, want CPU 0 only", pid, set.Count())
+		}
+	}
+	if cl.cpuTime() <= 0 {
+		t.Error("no CPU time read for the cluster")
+	}
+	db.Close()
+	pid, dir := cl.pid(), cl.dir
+	cl.stop()
+	if err := unix.Kill(pid, 0); err == nil {
+		t.Errorf("the postmaster %d still runs after stop", pid)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s is still there after stop (%v)", dir, err)
+	}
+}
+
+// The PostgreSQL part says why it is skipped, and refuses to run without binaries when asked for.
+func TestPostgresOptions(t *testing.T) {
+	for _, tt := range []struct {
+		args     []string
+		on       bool
+		skip     string
+		wantsErr bool
+	}{
+		{args: []string{"-postgres=false"}, skip: "-postgres=false"},
+		{args: []string{"-postgres=false", "-postgres-bin", ""}, skip: "no PostgreSQL binaries"},
+		{args: []string{"-postgres", "-postgres-bin", ""}, wantsErr: true},
+		{args: []string{"-postgres", "-postgres-bin", "/x", "-list-only"}, skip: "-list-only"},
+		{args: []string{"-postgres", "-postgres-bin", "/x"}, on: true},
+		{args: []string{"-postgres-only", "-postgres=false"}, wantsErr: true},
+	} {
+		o, err := parseOptions(tt.args)
+		if (err != nil) != tt.wantsErr {
+			t.Errorf("%q: error %v, want error %v", tt.args, err, tt.wantsErr)
+			continue
+		}
+		if err == nil && (o.postgres != tt.on || !strings.HasPrefix(o.pgSkip, tt.skip)) {
+			t.Errorf("%q: postgres %v, skipped %q; want %v, %q", tt.args, o.postgres, o.pgSkip, tt.on, tt.skip)
+		}
+	}
+	on, _ := parseOptions([]string{"-postgres", "-postgres-bin", "/x", "-list-orders=0"})
+	off, _ := parseOptions([]string{"-postgres=false", "-list-orders=0"})
+	if on.timeout-off.timeout != 3*time.Minute {
+		t.Errorf("-timeout with PostgreSQL %v, without %v: want 3 minutes more", on.timeout, off.timeout)
 	}
 }
