@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/banq-checkout/checkout/app/apptest"
+	"github.com/banq-checkout/checkout/locale"
 )
 
 // payPageBudget is what a phone may fetch over the wire, headers included, for a cold load of
@@ -31,7 +32,8 @@ func TestBrowserPayPageFitsPhoneBudget(t *testing.T) {
 	a := start(t, apptest.Options{})
 	m := a.SignIn(t)
 	o := m.MustCreateOrder(t, "12.40", "Flat white and a croissant, to take away", a.PayerBanqs(t)[0].GUID)
-	for _, lang := range []string{"en", "de", "es", "ar"} {
+	for _, l := range locale.Languages() {
+		lang := l.Code
 		tb := startBrowser(t).newTab(lang, 390, 844, true)
 		var mu sync.Mutex
 		urls := map[network.RequestID]string{}
