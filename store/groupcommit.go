@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -19,7 +20,9 @@ import (
 // commit was about a sixth of the app's CPU. If the shared commit fails, every write of the
 // batch fails with its error and none is written. A write is not interrupted once its batch
 // started (its statements run without its ctx's cancellation: interrupting one statement would
-// roll back the whole shared transaction); one whose ctx ended before is not run.
+// roll back the whole shared transaction); one whose ctx ended before is not run. A write that
+// panics is undone and its panic raised in its own caller, as without the group commit; the
+// others go on.
 // PostgreSQL's writers do not queue on one connection: there each write is its own transaction.
 func (db *DB) writeTx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
 	if db.pg != nil {
@@ -33,6 +36,7 @@ func (db *DB) writeTx(ctx context.Context, fn func(context.Context, *sql.Tx) err
 	q.busy = true
 	q.mu.Unlock()
 	if !lead && <-w.done {
+		w.repanic()
 		return w.err
 	}
 	// This caller leads: it yields first, so that writers runnable meanwhile (on one P, all of
@@ -59,6 +63,7 @@ func (db *DB) writeTx(ctx context.Context, fn func(context.Context, *sql.Tx) err
 			o.done <- true
 		}
 	}
+	w.repanic()
 	return w.err
 }
 
@@ -75,17 +80,38 @@ type writeQueue struct {
 }
 
 type queuedWrite struct {
-	ctx  context.Context
-	fn   func(context.Context, *sql.Tx) error
-	err  error
-	done chan bool // true: committed or failed, see err; false: lead the next batch
+	ctx      context.Context
+	fn       func(context.Context, *sql.Tx) error
+	err      error
+	panicked any       // what fn panicked with, raised again in its caller's goroutine
+	done     chan bool // true: committed or failed, see err; false: lead the next batch
+}
+
+// errWritePanicked is the error of a write whose fn panicked; its caller panics instead.
+var errWritePanicked = errors.New("store: the write panicked")
+
+// run runs w's fn in tx. A panic in it becomes w's error here, and is raised again in w's
+// caller: the leader runs other callers' writes, and must go on to hand over the queue.
+func (w *queuedWrite) run(tx *sql.Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.panicked, err = r, errWritePanicked
+		}
+	}()
+	return w.fn(context.WithoutCancel(w.ctx), tx)
+}
+
+func (w *queuedWrite) repanic() {
+	if w.panicked != nil {
+		panic(w.panicked)
+	}
 }
 
 // commitWrites runs a batch of writes in one transaction, each in a savepoint, and commits it.
 func (db *DB) commitWrites(batch []*queuedWrite) {
 	if len(batch) == 1 {
 		w := batch[0]
-		w.err = db.tx(w.ctx, func(tx *sql.Tx) error { return w.fn(context.WithoutCancel(w.ctx), tx) })
+		w.err = db.tx(w.ctx, w.run)
 		return
 	}
 	ctx := context.Background()
@@ -97,7 +123,7 @@ func (db *DB) commitWrites(batch []*queuedWrite) {
 			if _, err := tx.ExecContext(ctx, `SAVEPOINT write`); err != nil {
 				return err
 			}
-			if w.err = w.fn(context.WithoutCancel(w.ctx), tx); w.err != nil {
+			if w.err = w.run(tx); w.err != nil {
 				w.err = wrap(w.err)
 				if _, err := tx.ExecContext(ctx, `ROLLBACK TO write`); err != nil {
 					return err

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/banq-checkout/checkout/checkout"
 	"github.com/banq-checkout/checkout/store"
@@ -94,5 +95,69 @@ func TestUpdateOrderGroupCommit(t *testing.T) {
 				t.Errorf("order %d event %d: %q seq %d; want %q after seq %d", c, k, e.Message, e.Seq, want[k], events[max(k-1, 0)].Seq)
 			}
 		}
+	}
+}
+
+// A change that panics, in a batch another caller leads, panics in its own caller and writes
+// nothing; the others are written and later changes are not held up.
+func TestUpdateOrderPanicStaysWithItsCaller(t *testing.T) {
+	db := mustOpen(t)
+	ctx := context.Background()
+	const callers = 8
+	orders := make([]checkout.Order, callers)
+	for c := range orders {
+		orders[c] = storetest.MustOrder(t, db)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	recovered := make([]any, callers)
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { recovered[c] = recover() }()
+			db.UpdateOrder(ctx, orders[c].ID, func(o *checkout.Order) (checkout.Change, error) {
+				o.CheckAttempts++
+				if c == callers/2 {
+					panic("boom")
+				}
+				return checkout.Change{}, nil
+			})
+		}()
+	}
+	waited := make(chan struct{})
+	go func() { wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("changes batched with the panicking one are held up")
+	}
+	for c := range callers {
+		got, err := db.Order(ctx, orders[c].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case c == callers/2 && (recovered[c] != "boom" || got.CheckAttempts != 0):
+			t.Errorf("the panicking change: recovered %v, written %d times; want boom, not written", recovered[c], got.CheckAttempts)
+		case c != callers/2 && (recovered[c] != nil || got.CheckAttempts != 1):
+			t.Errorf("order %d: recovered %v, written %d times; want no panic, written once", c, recovered[c], got.CheckAttempts)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.UpdateOrder(ctx, orders[0].ID, func(o *checkout.Order) (checkout.Change, error) {
+			o.CheckAttempts++
+			return checkout.Change{}, nil
+		})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a change after the panic is held up")
 	}
 }
