@@ -478,22 +478,19 @@ func TestAuditLogShowsEachAction(t *testing.T) {
 
 	rows := auditRows(t, owner, "/audit")
 	owns := app.DemoEmail
-	created := 0
-	for _, r := range rows {
-		if r.actor == apiActor && r.action == checkout.AuditEndpointCreated {
-			created++
+	count := func(action string) int {
+		n := 0
+		for _, r := range rows {
+			if r.actor == apiActor && r.action == action {
+				n++
+			}
 		}
+		return n
 	}
-	if created != 1 {
+	if created := count(checkout.AuditEndpointCreated); created != 1 {
 		t.Errorf("endpoint created over the API: %d rows, want 1 (the replay is not logged)", created)
 	}
-	ordersCreated := 0
-	for _, r := range rows {
-		if r.actor == apiActor && r.action == checkout.AuditOrderCreated {
-			ordersCreated++
-		}
-	}
-	if ordersCreated != 1 {
+	if ordersCreated := count(checkout.AuditOrderCreated); ordersCreated != 1 {
 		t.Errorf("order created over the API: %d rows, want 1 (asking again by reference or key made nothing)", ordersCreated)
 	}
 	for _, want := range []auditRow{

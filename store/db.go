@@ -53,8 +53,8 @@ type DB struct {
 	due     []checkout.InboxWebhook // SQLite: pending and unclaimed when read, oldest first
 	// inboxReads counts the reads of pending webhooks for claims, for tests.
 	inboxReads atomic.Int64
-	inbox      inboxQueue // SQLite: inserts waiting for the next group commit
-	writes     writeQueue // SQLite: changes of orders waiting for the next group commit
+	inbox      groupQueue[*inboxInsert] // SQLite: inserts waiting for the next group commit
+	writes     groupQueue[*queuedWrite] // SQLite: changes of orders waiting for the next group commit
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -89,6 +89,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
 	db := &DB{write: w, path: path, Now: time.Now, claimed: map[string]bool{}}
+	db.inbox.max, db.writes.max = maxInboxBatch, maxWriteBatch
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err

@@ -14,5 +14,5 @@ func InboxReads(db *DB) int64 { return db.inboxReads.Load() }
 
 // WriteBatches is how many group commits of order changes db has made, and of how many changes.
 func WriteBatches(db *DB) (batches, writes int64) {
-	return db.writes.batches.Load(), db.writes.writes.Load()
+	return db.writes.batches.Load(), db.writes.items.Load()
 }

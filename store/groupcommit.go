@@ -28,28 +28,59 @@ func (db *DB) writeTx(ctx context.Context, fn func(context.Context, *sql.Tx) err
 	if db.pg != nil {
 		return db.tx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) })
 	}
-	w := &queuedWrite{ctx: ctx, fn: fn, done: make(chan bool, 1)}
-	q := &db.writes
+	w := &queuedWrite{ctx: ctx, fn: fn}
+	db.writes.do(w, db.commitWrites)
+	w.repanic()
+	return w.err
+}
+
+// maxWriteBatch bounds one group commit of writes.
+const maxWriteBatch = 64
+
+// groupQueue lets callers that arrive together share one commit (SQLite has one writer, and a
+// commit costs several times the statements it commits). The first caller leads: it yields
+// once, so that callers runnable meanwhile join (on one P, all of them: a cgo call keeps its
+// P), takes up to max queued items, its own included, and commits them with one call; then it
+// hands the queue to the oldest caller still waiting, who leads the next batch. No caller waits
+// for more than one batch before its own, and each returns once its item is committed.
+type groupQueue[T any] struct {
+	max   int
+	mu    sync.Mutex
+	queue []*grouped[T]
+	busy  bool // a leader is committing
+
+	batches, items atomic.Int64 // committed so far, for tests
+}
+
+type grouped[T any] struct {
+	v    T
+	done chan bool // true: committed; false: lead the next batch
+}
+
+// do queues v and returns once commit has run a batch holding it (in whichever caller led it).
+func (q *groupQueue[T]) do(v T, commit func([]T)) {
+	g := &grouped[T]{v: v, done: make(chan bool, 1)}
 	q.mu.Lock()
-	q.queue = append(q.queue, w)
+	q.queue = append(q.queue, g)
 	lead := !q.busy
 	q.busy = true
 	q.mu.Unlock()
-	if !lead && <-w.done {
-		w.repanic()
-		return w.err
+	if !lead && <-g.done {
+		return
 	}
-	// This caller leads: it yields first, so that writers runnable meanwhile (on one P, all of
-	// them: a cgo call keeps its P) join this batch, as inbox inserts do (InsertWebhook).
 	runtime.Gosched()
 	q.mu.Lock()
-	n := min(len(q.queue), maxWriteBatch)
+	n := min(len(q.queue), q.max)
 	batch := q.queue[:n:n]
 	q.queue = q.queue[n:]
 	q.mu.Unlock()
-	db.commitWrites(batch)
+	vs := make([]T, len(batch))
+	for i, o := range batch {
+		vs[i] = o.v
+	}
+	commit(vs)
 	q.batches.Add(1)
-	q.writes.Add(int64(len(batch)))
+	q.items.Add(int64(len(batch)))
 	q.mu.Lock()
 	if len(q.queue) > 0 {
 		q.queue[0].done <- false // the oldest waiting caller leads the next batch
@@ -59,32 +90,17 @@ func (db *DB) writeTx(ctx context.Context, fn func(context.Context, *sql.Tx) err
 	}
 	q.mu.Unlock()
 	for _, o := range batch {
-		if o != w {
+		if o != g {
 			o.done <- true
 		}
 	}
-	w.repanic()
-	return w.err
-}
-
-// maxWriteBatch bounds one group commit of writes.
-const maxWriteBatch = 64
-
-// writeQueue holds the writes waiting for the next group commit (SQLite).
-type writeQueue struct {
-	mu    sync.Mutex
-	queue []*queuedWrite
-	busy  bool // a leader is committing
-
-	batches, writes atomic.Int64 // committed so far, for tests
 }
 
 type queuedWrite struct {
 	ctx      context.Context
 	fn       func(context.Context, *sql.Tx) error
 	err      error
-	panicked any       // what fn panicked with, raised again in its caller's goroutine
-	done     chan bool // true: committed or failed, see err; false: lead the next batch
+	panicked any // what fn panicked with, raised again in its caller's goroutine
 }
 
 // errWritePanicked is the error of a write whose fn panicked; its caller panics instead.

@@ -3,9 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/banq-checkout/checkout/checkout"
@@ -45,59 +42,18 @@ func (db *DB) InsertWebhook(ctx context.Context, w checkout.InboxWebhook) (bool,
 		})
 		return inserted, err
 	}
-	r := &inboxInsert{w: w, done: make(chan bool, 1)}
-	q := &db.inbox
-	q.mu.Lock()
-	q.queue = append(q.queue, r)
-	lead := !q.busy
-	q.busy = true
-	q.mu.Unlock()
-	if !lead && <-r.done {
-		return r.inserted, r.err
-	}
-	// This caller leads: commit a batch, its own insert included, then hand over. It yields
-	// first, so that callers runnable meanwhile (on one P, all of them) join this batch.
-	runtime.Gosched()
-	q.mu.Lock()
-	n := min(len(q.queue), maxInboxBatch)
-	batch := q.queue[:n:n]
-	q.queue = q.queue[n:]
-	q.mu.Unlock()
-	db.insertWebhooks(context.WithoutCancel(ctx), batch)
-	q.batches.Add(1)
-	q.mu.Lock()
-	if len(q.queue) > 0 {
-		q.queue[0].done <- false // the oldest waiting caller leads the next batch
-	} else {
-		q.busy = false
-		q.queue = nil
-	}
-	q.mu.Unlock()
-	for _, o := range batch {
-		if o != r {
-			o.done <- true
-		}
-	}
+	r := &inboxInsert{w: w}
+	db.inbox.do(r, func(batch []*inboxInsert) { db.insertWebhooks(context.WithoutCancel(ctx), batch) })
 	return r.inserted, r.err
 }
 
 // maxInboxBatch bounds one group commit.
 const maxInboxBatch = 128
 
-// inboxQueue holds the inserts waiting for the next group commit.
-type inboxQueue struct {
-	mu    sync.Mutex
-	queue []*inboxInsert
-	busy  bool // a leader is committing
-
-	batches atomic.Int64 // committed so far, for tests
-}
-
 type inboxInsert struct {
 	w        checkout.InboxWebhook
 	inserted bool
 	err      error
-	done     chan bool // true: committed, see inserted and err; false: lead the next batch
 }
 
 // insertWebhooks commits a batch in one transaction. If that fails, each insert is tried alone,

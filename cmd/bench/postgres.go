@@ -330,7 +330,7 @@ func (b *bench) pgIngest(ctx context.Context, cl *pgCluster, run *pgRun, apps []
 	}
 	run.Accepted = r
 	b.step("accepted %d in %.1fs; waiting for the workers to drain the inbox", r.OK, r.Seconds)
-	run.Drained = pgWaitDrained(ctx, db, 90*time.Second) == nil
+	run.Drained = waitDrained(ctx, db, 90*time.Second) == nil
 	cpu1 := b.pgCPU(cl, apps)
 	// Backends report their counts when idle, at most a second late.
 	sleepCtx(ctx, 1500*time.Millisecond)
@@ -413,22 +413,6 @@ func (s pgCPUSample) sub(earlier pgCPUSample) map[string]time.Duration {
 		out[k] = v - earlier[k]
 	}
 	return out
-}
-
-// pgWaitDrained polls the inbox until no webhook is pending, for at most d.
-func pgWaitDrained(ctx context.Context, db *sql.DB, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		var pending int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM webhooks WHERE status = 'pending'`).Scan(&pending); err != nil {
-			return err
-		}
-		if pending == 0 {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("the inbox was not drained within %v", d)
 }
 
 // pgFanout opens the streams of each order on its instance, then sends one webhook per order at
