@@ -53,7 +53,7 @@ test: check-generated lint ## every test, with the race detector, then the fuzze
 	$(GO) test -tags $(TAGS) -race -count=1 -timeout=20m ./...
 	$(MAKE) --no-print-directory fuzz
 
-bench: ## the load benchmark against the real app and sandbox on loopback (about 5 minutes, a million orders seeded; BENCHFLAGS=-list-orders=0 skips those); BENCHFLAGS="-h" lists its flags
+bench: ## the load benchmark against the real app and sandbox on loopback (3 to 6 minutes, a million orders seeded and a PostgreSQL cluster started; BENCHFLAGS=-list-orders=0 or -postgres=false skip those); BENCHFLAGS="-h" lists its flags
 	$(GO) run -tags $(TAGS) ./cmd/bench $(BENCHFLAGS)
 
 clean:
