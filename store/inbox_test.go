@@ -154,3 +154,33 @@ func TestClaimWebhookReadsInBatches(t *testing.T) {
 		t.Fatalf("after finishing all: got %v, %v; want none", c, err)
 	}
 }
+
+// A webhook finished outside a claim (a merchant's reprocessing) while it waits in the batch
+// read for claims is not handed to a claim again: its outcome is recorded.
+func TestClaimSkipsAWebhookFinishedMeanwhile(t *testing.T) {
+	db := mustOpen(t)
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := db.InsertWebhook(ctx, checkout.InboxWebhook{ID: fmt.Sprintf("wh-%d", i), ResourceType: banq.ResourcePayment,
+			Action: banq.ActionAccepted, ResourceID: "pay", Body: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := time.Now().Add(time.Second)
+	first, err := db.ClaimWebhook(ctx, later, time.Minute) // reads all three
+	if err != nil || first == nil || first.Webhook().ID != "wh-0" {
+		t.Fatalf("first claim: got %v, %v; want wh-0", first, err)
+	}
+	reprocessed, err := db.Webhook(ctx, "wh-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reprocessed.Status, reprocessed.Attempts, reprocessed.ProcessedAt = checkout.WebhookApplied, 1, time.Now()
+	if err := db.FinishWebhook(ctx, reprocessed); err != nil {
+		t.Fatal(err)
+	}
+	next, err := db.ClaimWebhook(ctx, later, time.Minute)
+	if err != nil || next == nil || next.Webhook().ID != "wh-2" {
+		t.Fatalf("next claim: got %v, %v; want wh-2 (wh-1 was finished meanwhile)", next, err)
+	}
+}

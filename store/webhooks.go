@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 
 	"github.com/banq-checkout/checkout/checkout"
@@ -129,8 +130,9 @@ func (db *DB) PendingWebhooks(ctx context.Context, now time.Time, limit int) ([]
 // batch at a time (claimBatch): each read starts on a fresh snapshot of the read pool, cold
 // after every write, and cost as much as the rest of the claim when it was made per webhook.
 // A webhook read in a batch is pending until this process finishes it, since only this
-// process's claims process webhooks (a merchant's reprocessing aside, which never waited for
-// claims), so the batch stays true while it is handed out.
+// process's claims process webhooks, so the batch stays true while it is handed out; a
+// merchant's reprocessing, which takes no claim, drops the webhook it finished from the batch
+// (FinishWebhook).
 func (db *DB) ClaimWebhook(ctx context.Context, now time.Time, lease time.Duration) (checkout.WebhookClaim, error) {
 	if db.pg != nil {
 		return db.claimPostgres(ctx, now, lease)
@@ -188,7 +190,19 @@ func (c *sqliteClaim) Release() {
 // or pending again with the time of the next attempt. When w.Lease is set, the outcome is
 // recorded only if that claim still holds the webhook: ErrClaimLost otherwise.
 func (db *DB) FinishWebhook(ctx context.Context, w checkout.InboxWebhook) error {
-	return db.tx(ctx, func(tx *sql.Tx) error { return db.finishWebhook(ctx, tx, w) })
+	err := db.tx(ctx, func(tx *sql.Tx) error { return db.finishWebhook(ctx, tx, w) })
+	if err == nil && db.pg == nil {
+		db.forgetDue(w.ID)
+	}
+	return err
+}
+
+// forgetDue drops a webhook from the batch read for claims (SQLite): one finished outside a
+// claim, by a merchant's reprocessing, must not be processed again by the worker.
+func (db *DB) forgetDue(id string) {
+	db.claimMu.Lock()
+	defer db.claimMu.Unlock()
+	db.due = slices.DeleteFunc(db.due, func(w checkout.InboxWebhook) bool { return w.ID == id })
 }
 
 func (db *DB) finishWebhook(ctx context.Context, tx *sql.Tx, w checkout.InboxWebhook) error {
