@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -448,45 +447,15 @@ func (b *bench) pgFanout(ctx context.Context, apps []*child, secret string, orde
 	}
 	b.step("PostgreSQL, %d instance(s): one webhook per order at %.0f/s", n, b.o.fanoutRate)
 	sent := make([]int64, len(orders))
-	var failed atomic.Int64
-	var wg sync.WaitGroup
-	interval := time.Duration(float64(time.Second) / b.o.fanoutRate)
-	start := time.Now()
-	for i := range orders {
-		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-			sleepCtx(ctx, d)
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			k := webhookInstance(i, n)
-			body, sig := signedWebhook(secret, fmt.Sprintf("bench-pg%d-fanout-%s-%d", n, b.runID, i), orders[i].payment)
-			sent[i] = time.Now().UnixNano()
-			if _, err := post(ctx, clients[k], apps[k].info.URL+"/webhooks/banq", body, sig); err != nil {
-				failed.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	fr.Sent, fr.SendFailed = len(orders), int(failed.Load())
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		missing := 0
-		for _, set := range sets {
-			for _, s := range set.streams {
-				if s.arrival.Load() == 0 {
-					missing++
-				}
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	failed := sendAtRate(ctx, len(orders), b.o.fanoutRate, func(i int) error {
+		k := webhookInstance(i, n)
+		body, sig := signedWebhook(secret, fmt.Sprintf("bench-pg%d-fanout-%s-%d", n, b.runID, i), orders[i].payment)
+		sent[i] = time.Now().UnixNano()
+		_, err := post(ctx, clients[k], apps[k].info.URL+"/webhooks/banq", body, sig)
+		return err
+	})
+	fr.Sent, fr.SendFailed = len(orders), failed
+	waitArrivals(ctx, 10*time.Second, sets...)
 	worst := make([]time.Duration, len(orders))
 	complete := make([]bool, len(orders))
 	for i := range complete {

@@ -737,45 +737,17 @@ func (b *bench) fanout(ctx context.Context, name string, srv *child, paths []str
 	n := len(paths)
 	sent := make([]int64, n)
 	answers := make([]time.Duration, n)
-	var failed atomic.Int64
-	var wg sync.WaitGroup
-	interval := time.Duration(float64(time.Second) / b.o.fanoutRate)
-	start := time.Now()
-	for i := range n {
-		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-			sleepCtx(ctx, d)
+	failed := sendAtRate(ctx, n, b.o.fanoutRate, func(i int) error {
+		t := time.Now()
+		sent[i] = t.UnixNano()
+		if _, err := trigger(ctx, i); err != nil {
+			return err
 		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.Now()
-			sent[i] = t.UnixNano()
-			if _, err := trigger(ctx, i); err != nil {
-				failed.Add(1)
-				return
-			}
-			answers[i] = time.Since(t)
-		}()
-	}
-	wg.Wait()
-	fr.Sent, fr.SendFailed = n, int(failed.Load())
-	// Wait for every stream's event, at most 10s after the last send.
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		missing := 0
-		for _, s := range set.streams {
-			if s.arrival.Load() == 0 {
-				missing++
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		answers[i] = time.Since(t)
+		return nil
+	})
+	fr.Sent, fr.SendFailed = n, failed
+	waitArrivals(ctx, 10*time.Second, set)
 	worst := make([]time.Duration, n)
 	complete := make([]bool, n)
 	for i := range complete {
@@ -909,6 +881,51 @@ func waitHealthy(ctx context.Context, base string) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("%s/healthz did not answer 200 within 30s", base)
+}
+
+// sendAtRate calls send(i) for each i below n at start + i/rate, each in its own goroutine, and
+// returns once every call has, with how many failed.
+func sendAtRate(ctx context.Context, n int, rate float64, send func(i int) error) int {
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	for i := range n {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			sleepCtx(ctx, d)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if send(i) != nil {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(failed.Load())
+}
+
+// waitArrivals waits until every stream of sets has its event, for at most d.
+func waitArrivals(ctx context.Context, d time.Duration, sets ...*streamSet) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		missing := 0
+		for _, set := range sets {
+			for _, s := range set.streams {
+				if s.arrival.Load() == 0 {
+					missing++
+				}
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {
